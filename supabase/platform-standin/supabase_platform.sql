@@ -1,0 +1,180 @@
+-- Supabase platform stand-in: LOCAL ONLY, never pushed to a Supabase project.
+set client_min_messages = warning;
+--
+-- Recreates the parts of a Supabase Cloud database that Imagefill's migrations rely on,
+-- following Supabase's own definitions (supabase/postgres init scripts, supabase/auth and
+-- supabase/storage migrations), so that a migration that would fail on Cloud fails here first:
+--   * the cluster superuser is `supabase_admin` and owns every platform object;
+--   * `postgres` (the role migrations run as) is NOSUPERUSER CREATEDB CREATEROLE BYPASSRLS and a
+--     member of the three API roles;
+--   * nobody but `supabase_admin` may create objects in `auth`, `storage` or `realtime` (Cloud
+--     enforces this since 2025);
+--   * new `public` tables are NOT granted to the API roles automatically (Cloud since 2026-10-30).
+-- Run as `supabase_admin`, once per database (roles are cluster-wide and created only if absent).
+
+do $$
+begin
+  if not exists (select 1 from pg_roles where rolname = 'anon') then
+    create role anon nologin noinherit;
+  end if;
+  if not exists (select 1 from pg_roles where rolname = 'authenticated') then
+    create role authenticated nologin noinherit;
+  end if;
+  if not exists (select 1 from pg_roles where rolname = 'service_role') then
+    create role service_role nologin noinherit bypassrls;
+  end if;
+  if not exists (select 1 from pg_roles where rolname = 'authenticator') then
+    create role authenticator login noinherit;
+  end if;
+  if not exists (select 1 from pg_roles where rolname = 'postgres') then
+    create role postgres login nosuperuser createdb createrole bypassrls;
+  end if;
+end
+$$;
+
+grant anon, authenticated, service_role to authenticator;
+grant anon, authenticated, service_role to postgres;
+
+-- The database is created by the cluster superuser; `postgres` gets what Cloud gives it.
+do $$
+begin
+  execute format('grant create, connect, temporary on database %I to postgres', current_database());
+end
+$$;
+
+-- public: owned by pg_database_owner on PG15; Supabase gives postgres and the API roles usage,
+-- and postgres the right to create. No default privileges for the API roles (see header).
+grant usage, create on schema public to postgres;
+grant usage on schema public to anon, authenticated, service_role;
+
+create schema if not exists extensions;
+grant usage on schema extensions to postgres, anon, authenticated, service_role;
+create extension if not exists pgcrypto with schema extensions;
+
+-- auth ---------------------------------------------------------------------------------------
+create schema if not exists auth;
+grant usage on schema auth to postgres, anon, authenticated, service_role;
+
+create table if not exists auth.users (
+  id uuid primary key,
+  email text,
+  raw_app_meta_data jsonb,
+  raw_user_meta_data jsonb,
+  created_at timestamptz default now(),
+  updated_at timestamptz default now()
+);
+grant select on auth.users to postgres, service_role;
+
+-- As in supabase/auth's migrations: the singular `request.jwt.claim.*` settings first (old
+-- PostgREST), then the `request.jwt.claims` JSON that current PostgREST sets.
+create or replace function auth.uid() returns uuid
+language sql stable
+as $$
+  select
+  coalesce(
+    nullif(current_setting('request.jwt.claim.sub', true), ''),
+    (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')
+  )::uuid
+$$;
+
+create or replace function auth.role() returns text
+language sql stable
+as $$
+  select
+  coalesce(
+    nullif(current_setting('request.jwt.claim.role', true), ''),
+    (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'role')
+  )::text
+$$;
+
+create or replace function auth.email() returns text
+language sql stable
+as $$
+  select
+  coalesce(
+    nullif(current_setting('request.jwt.claim.email', true), ''),
+    (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'email')
+  )::text
+$$;
+
+create or replace function auth.jwt() returns jsonb
+language sql stable
+as $$
+  select
+    coalesce(
+        nullif(current_setting('request.jwt.claim', true), ''),
+        nullif(current_setting('request.jwt.claims', true), '')
+    )::jsonb
+$$;
+
+grant execute on function auth.uid(), auth.role(), auth.email(), auth.jwt()
+  to postgres, anon, authenticated, service_role;
+
+-- storage (columns as in supabase/storage's current migrations) ----------------------------
+create schema if not exists storage;
+grant usage on schema storage to postgres, anon, authenticated, service_role;
+
+do $$
+begin
+  if not exists (select 1 from pg_type t join pg_namespace n on n.oid = t.typnamespace
+                 where n.nspname = 'storage' and t.typname = 'buckettype') then
+    create type storage.buckettype as enum ('STANDARD', 'ANALYTICS', 'VECTOR');
+  end if;
+end
+$$;
+
+create table if not exists storage.buckets (
+  id text primary key,
+  name text not null,
+  owner uuid,
+  created_at timestamptz default now(),
+  updated_at timestamptz default now(),
+  public boolean default false,
+  avif_autodetection boolean default false,
+  file_size_limit bigint,
+  allowed_mime_types text[],
+  owner_id text,
+  type storage.buckettype not null default 'STANDARD'
+);
+create unique index if not exists bname on storage.buckets (name);
+
+create table if not exists storage.objects (
+  id uuid primary key default gen_random_uuid(),
+  bucket_id text references storage.buckets (id),
+  name text,
+  owner uuid,
+  created_at timestamptz default now(),
+  updated_at timestamptz default now(),
+  last_accessed_at timestamptz default now(),
+  metadata jsonb,
+  path_tokens text[] generated always as (string_to_array(name, '/')) stored,
+  version text,
+  owner_id text,
+  user_metadata jsonb,
+  level integer
+);
+create unique index if not exists bucketid_objname on storage.objects (bucket_id, name);
+alter table storage.objects enable row level security;
+alter table storage.buckets enable row level security;
+
+grant all on storage.buckets, storage.objects to postgres, service_role;
+grant select on storage.buckets, storage.objects to anon, authenticated;
+
+-- realtime -------------------------------------------------------------------------------------
+create schema if not exists realtime;
+grant usage on schema realtime to postgres, anon, authenticated, service_role;
+
+do $$
+begin
+  if not exists (select 1 from pg_publication where pubname = 'supabase_realtime') then
+    create publication supabase_realtime;
+  end if;
+end
+$$;
+alter publication supabase_realtime owner to postgres;
+
+-- Lock the platform schemas: only the superuser may create objects in them.
+revoke create on schema auth, storage, realtime, extensions from public, postgres;
+
+-- As on Supabase: extensions are on the migration role's search_path.
+alter role postgres set search_path = "$user", public, extensions;

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import asyncpg
+import pytest
+
+from tests.harness import DEFAULT_CATALOGUE, PRODUTOS_CATALOGUE, MigratedDatabase, Templates
+from worker.offline.postgres import LocalPostgres
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[LocalPostgres]:
+    pg = LocalPostgres().start()
+    try:
+        yield pg
+    finally:
+        pg.stop()
+
+
+@pytest.fixture(scope="session")
+def templates(cluster: LocalPostgres) -> Templates:
+    return Templates(cluster)
+
+
+@pytest.fixture(scope="module")
+def db(templates: Templates) -> MigratedDatabase:
+    """A fresh, fully migrated database (default `public.products`) for one test module."""
+    return templates.fresh_database(DEFAULT_CATALOGUE)
+
+
+@pytest.fixture(scope="module", params=["products", "produtos"])
+def catalogue_db(request: pytest.FixtureRequest, templates: Templates) -> MigratedDatabase:
+    """Both renderings: the default table and the user's own `produtos(id bigint, ...)`."""
+    catalogue = DEFAULT_CATALOGUE if request.param == "products" else PRODUTOS_CATALOGUE
+    return templates.fresh_database(catalogue)
+
+
+@pytest.fixture
+async def conn(db: MigratedDatabase) -> AsyncIterator[asyncpg.Connection]:
+    connection = await asyncpg.connect(db.dsn)
+    try:
+        yield connection
+    finally:
+        await connection.close()

@@ -1,0 +1,110 @@
+"""Every setting Imagefill reads, validated at start-up (env vars or `.env`; see .env.example)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from urllib.parse import urlparse
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class StorageBackend(StrEnum):
+    supabase = "supabase"
+    local = "local"
+
+
+class SettingsError(RuntimeError):
+    """A missing or malformed setting; the message names it, in one line."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    database_url: str = Field(description="Postgres: Supabase direct or session-pooler connection")
+    supabase_url: str | None = None
+    supabase_service_role_key: SecretStr | None = None
+
+    off_base_url: str = "https://world.openfoodfacts.org"
+    off_user_agent: str = "Imagefill/0.1 (imagefill@example.com)"
+    # OFF product reads per minute for this host (all worker processes together).
+    off_rate_limit_per_minute: int = Field(default=15, ge=1, le=1000)
+    off_timeout_seconds: float = Field(default=10.0, gt=0)
+    off_max_retries: int = Field(default=3, ge=0, le=10)
+
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    openai_model: str = "gpt-4o-mini"
+
+    image_search_provider: str | None = None
+    image_search_api_key: SecretStr | None = None
+    image_search_base_url: str | None = None
+
+    image_confidence_threshold: float = Field(default=0.80, ge=0, le=1)
+    image_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    image_max_side: int = Field(default=1200, ge=64, le=8000)
+    image_download_timeout_seconds: float = Field(default=15.0, gt=0)
+    # Comma-separated hosts/CIDRs that may be private (tests and the demo serve from 127.0.0.1).
+    image_fetch_allow_hosts: str = ""
+
+    worker_concurrency: int = Field(default=5, ge=1, le=100)
+    worker_lease_seconds: int = Field(default=120, ge=10, le=3600)
+    worker_poll_seconds: float = Field(default=5.0, gt=0)
+    worker_shutdown_grace_seconds: float = Field(default=20.0, ge=0)
+    worker_health_port: int | None = Field(default=None, ge=0, le=65535)
+
+    storage_backend: StorageBackend = StorageBackend.supabase
+    storage_bucket: str = "product-images"
+    local_storage_dir: Path = Path(".local/storage")
+    local_storage_public_url: str | None = None
+
+    rate_limit_dir: Path = Path("/tmp/imagefill-ratelimit")
+    log_json: bool | None = None
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, value: str) -> str:
+        if urlparse(value).scheme not in ("postgres", "postgresql"):
+            raise ValueError("deve começar com postgresql://")
+        return value
+
+    @field_validator("off_base_url", "supabase_url", "openai_base_url", "image_search_base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if urlparse(value).scheme not in ("http", "https") or not urlparse(value).netloc:
+            raise ValueError("deve ser uma URL http(s) completa")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _storage_needs_credentials(self) -> Settings:
+        if self.storage_backend is StorageBackend.supabase and not (
+            self.supabase_url and self.supabase_service_role_key
+        ):
+            raise ValueError(
+                "STORAGE_BACKEND=supabase exige SUPABASE_URL e SUPABASE_SERVICE_ROLE_KEY "
+                "(ou use STORAGE_BACKEND=local)"
+            )
+        return self
+
+    @property
+    def uses_transaction_pooler(self) -> bool:
+        """Supabase's transaction pooler (port 6543) cannot LISTEN."""
+        return urlparse(self.database_url).port == 6543
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Loads and validates settings, turning pydantic's report into one line per bad setting."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            name = "_".join(str(part) for part in error["loc"]).upper() or "CONFIGURAÇÃO"
+            message = error["msg"].removeprefix("Value error, ")
+            if error["type"] == "missing":
+                message = "obrigatória e não definida"
+            lines.append(f"{name}: {message}")
+        raise SettingsError("Configuração inválida — " + "; ".join(lines)) from None

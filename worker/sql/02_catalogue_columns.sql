@@ -1,0 +1,84 @@
+-- Imagefill: image columns on the catalogue table {{products}}.
+-- Rendered by `imagefill schema render`; edit the template in worker/sql/, not this file.
+-- Never drops or rewrites the user's data: the table is created only if absent, columns and
+-- constraints are added only if absent.
+
+do $$
+begin
+  if to_regclass('{{products_literal}}') is null then
+    create table {{products}} (
+      {{col_id}} {{id_type}} primary key {{id_default}},
+      {{col_name}} text not null,
+      {{col_brand}} text,
+      {{col_ean}} text
+    );
+    -- Only for a table we created: an existing table keeps the owner's own RLS and grants.
+    alter table {{products}} enable row level security;
+    create policy "Signed-in users read the catalogue" on {{products}}
+      for select to authenticated using (true);
+    grant select on {{products}} to authenticated;
+    grant select, insert, update, delete on {{products}} to service_role;
+  end if;
+end
+$$;
+
+do $$
+declare
+  v_had_status boolean;
+  v_had_url boolean;
+begin
+  select exists (select 1 from pg_attribute
+                 where attrelid = '{{products_literal}}'::regclass and attname = 'image_status' and not attisdropped),
+         exists (select 1 from pg_attribute
+                 where attrelid = '{{products_literal}}'::regclass and attname = 'image_url' and not attisdropped)
+    into v_had_status, v_had_url;
+
+  alter table {{products}}
+    add column if not exists {{col_brand}} text,
+    add column if not exists image_url text,
+    add column if not exists image_status public.image_status not null default 'missing',
+    add column if not exists image_source public.image_source,
+    add column if not exists image_confidence numeric(4, 3),
+    add column if not exists image_updated_at timestamptz,
+    -- Audit of every candidate ever considered: url, source, confidence, reason, query.
+    add column if not exists image_candidate_urls jsonb not null default '[]'::jsonb,
+    add column if not exists image_reviewed_by uuid,
+    add column if not exists image_reviewed_at timestamptz,
+    -- Stored generated column (one table rewrite on first install): it can never drift from ean.
+    add column if not exists gtin text generated always as (public.normalize_gtin({{col_ean}})) stored;
+
+  -- First install over a catalogue that already had pictures: a person put them there, so they
+  -- count as manual, fully trusted images and are never re-enqueued.
+  if not v_had_status and v_had_url then
+    update {{products}}
+       set image_status = 'ok', image_source = 'manual', image_confidence = 1, image_updated_at = now()
+     where nullif(btrim(image_url), '') is not null;
+  end if;
+
+  if not exists (select 1 from pg_constraint
+                 where conrelid = '{{products_literal}}'::regclass and conname = '{{table_name}}_image_provenance') then
+    alter table {{products}} add constraint {{table_name}}_image_provenance check (
+      -- No stored image without its provenance ...
+      (image_url is null
+        or (image_source is not null and image_confidence is not null and image_updated_at is not null))
+      -- ... and no `ok` without a stored image.
+      and (image_status <> 'ok' or image_url is not null)
+    );
+  end if;
+  if not exists (select 1 from pg_constraint
+                 where conrelid = '{{products_literal}}'::regclass and conname = '{{table_name}}_image_confidence_range') then
+    alter table {{products}} add constraint {{table_name}}_image_confidence_range
+      check (image_confidence is null or (image_confidence >= 0 and image_confidence <= 1));
+  end if;
+end
+$$;
+
+-- Backfill scans: products still lacking an image, in key order.
+create index if not exists {{table_name}}_image_pending_idx on {{products}} ({{col_id}})
+  where image_status in ('missing', 'error') and gtin is not null;
+-- The review panel's queue.
+create index if not exists {{table_name}}_image_review_idx on {{products}} ({{col_id}})
+  where image_status = 'needs_review';
+
+comment on column {{products}}.gtin is 'Normalized GTIN computed from {{col_ean}} (NULL when invalid). Managed by Imagefill.';
+comment on column {{products}}.image_candidate_urls is 'Every image candidate Imagefill considered: url, source, confidence, reason, query.';

@@ -1,0 +1,111 @@
+-- Imagefill: triggers that turn "this product has no image" into a queued job.
+-- Rendered by `imagefill schema render`; edit the template in worker/sql/, not this file.
+--
+-- Rules: a product that lacks an image (missing or error) and has a valid GTIN is enqueued on
+-- insert and when a person changes it (EAN, name, brand or status); an `ok` product is never
+-- enqueued automatically; changes made by Imagefill's own functions never enqueue.
+-- The product triggers are statement-level with transition tables: a bulk insert of 10,000
+-- products is one INSERT into image_jobs, which sends one NOTIFY.
+
+create or replace function imagefill.is_automation()
+returns boolean
+language sql
+stable
+set search_path = ''
+as $$
+  select coalesce(current_setting('imagefill.automation', true), '') = 'on'
+$$;
+
+-- A new EAN makes earlier candidates meaningless: back to `missing` (unless the image is ok).
+-- BEFORE row trigger because the generated gtin is not yet computed here; compare the inputs.
+create or replace function imagefill.reset_image_state_on_ean_change()
+returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+  if public.normalize_gtin(new.{{col_ean}}) is distinct from old.gtin
+     and old.image_status <> 'ok' and not imagefill.is_automation() then
+    new.image_status := 'missing';
+  end if;
+  return new;
+end
+$$;
+
+create or replace function imagefill.enqueue_inserted_products()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  insert into public.image_jobs (product_id, kind, payload)
+  select n.{{col_id}}, 'enrich', jsonb_build_object('gtin', n.gtin)
+    from new_products n
+   where n.image_status in ('missing', 'error') and n.gtin is not null
+  on conflict (product_id, kind) where status in ('queued', 'running') do nothing;
+  return null;
+end
+$$;
+
+create or replace function imagefill.enqueue_updated_products()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  if imagefill.is_automation() then
+    return null;
+  end if;
+  insert into public.image_jobs (product_id, kind, payload)
+  select n.{{col_id}}, 'enrich', jsonb_build_object('gtin', n.gtin)
+    from new_products n
+    join old_products o on o.{{col_id}} = n.{{col_id}}
+   where n.image_status in ('missing', 'error') and n.gtin is not null
+     and (n.gtin is distinct from o.gtin
+          or n.image_status is distinct from o.image_status
+          or n.{{col_name}} is distinct from o.{{col_name}}
+          or n.{{col_brand}} is distinct from o.{{col_brand}})
+  on conflict (product_id, kind) where status in ('queued', 'running') do nothing;
+  return null;
+end
+$$;
+
+-- One NOTIFY per statement that really inserted jobs (a no-op ON CONFLICT sends none).
+-- Identical notifications in one transaction are folded by Postgres into one delivery.
+create or replace function imagefill.notify_image_jobs()
+returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+  if exists (select 1 from inserted_jobs where status = 'queued') then
+    perform pg_notify('imagefill_jobs', 'enqueued');
+  end if;
+  return null;
+end
+$$;
+
+revoke all on function imagefill.is_automation(), imagefill.reset_image_state_on_ean_change(),
+  imagefill.enqueue_inserted_products(), imagefill.enqueue_updated_products(),
+  imagefill.notify_image_jobs() from public;
+
+create or replace trigger imagefill_reset_on_ean_change
+  before update of {{col_ean}} on {{products}}
+  for each row execute function imagefill.reset_image_state_on_ean_change();
+
+create or replace trigger imagefill_enqueue_on_insert
+  after insert on {{products}}
+  referencing new table as new_products
+  for each statement execute function imagefill.enqueue_inserted_products();
+
+create or replace trigger imagefill_enqueue_on_update
+  after update on {{products}}
+  referencing old table as old_products new table as new_products
+  for each statement execute function imagefill.enqueue_updated_products();
+
+create or replace trigger image_jobs_notify
+  after insert on public.image_jobs
+  referencing new table as inserted_jobs
+  for each statement execute function imagefill.notify_image_jobs();

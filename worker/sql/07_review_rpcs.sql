@@ -1,0 +1,326 @@
+-- Imagefill: the review panel's API. The Next.js UI calls these with supabase.rpc(...).
+-- Rendered by `imagefill schema render`; edit the template in worker/sql/, not this file.
+--
+-- Every function: SECURITY DEFINER with an empty search_path and schema-qualified names,
+-- asks imagefill.assert_image_operator() first, validates its input, raises errors a person can
+-- act on (in Portuguese), and is executable by `authenticated` only.
+
+create or replace function public.enqueue_image_backfill(p_limit integer default 50)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_batch uuid := gen_random_uuid();
+  v_adopted integer;
+  v_new integer;
+begin
+  perform imagefill.assert_image_operator();
+  if p_limit is null or p_limit < 1 or p_limit > 10000 then
+    raise exception 'p_limit deve estar entre 1 e 10000 (recebido: %)', p_limit using errcode = '22023';
+  end if;
+
+  -- Jobs the triggers already queued join this batch first, so its progress covers them too.
+  with adoptable as (
+    select j.id from public.image_jobs j
+     where j.status = 'queued' and j.kind = 'enrich' and j.batch_id is null
+     order by j.run_after, j.created_at
+     limit p_limit
+     for update skip locked
+  )
+  update public.image_jobs j set batch_id = v_batch, updated_at = now()
+    from adoptable a where j.id = a.id;
+  get diagnostics v_adopted = row_count;
+
+  -- Then products that still lack an image and have no active job.
+  insert into public.image_jobs (product_id, kind, batch_id, payload)
+  select p.{{col_id}}, 'enrich', v_batch, jsonb_build_object('gtin', p.gtin)
+    from {{products}} p
+   where p.image_status in ('missing', 'error') and p.gtin is not null
+     and not exists (select 1 from public.image_jobs j
+                      where j.product_id = p.{{col_id}} and j.kind = 'enrich' and j.status in ('queued', 'running'))
+   order by p.{{col_id}}
+   limit p_limit - v_adopted
+  on conflict (product_id, kind) where status in ('queued', 'running') do nothing;
+  get diagnostics v_new = row_count;
+
+  return jsonb_build_object(
+    'batch_id', case when v_adopted + v_new > 0 then v_batch end,
+    'enqueued', v_adopted + v_new,
+    'new', v_new,
+    'adopted', v_adopted);
+end
+$$;
+
+create or replace function public.image_backfill_progress(p_batch_id uuid default null)
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+declare
+  v_result jsonb;
+begin
+  perform imagefill.assert_image_operator();
+  if p_batch_id is null then
+    -- The whole catalogue, by the product's image status.
+    select jsonb_build_object(
+             'total', count(*),
+             'queued', count(*) filter (where exists (select 1 from public.image_jobs j
+                         where j.product_id = p.{{col_id}} and j.status = 'queued')),
+             'running', count(*) filter (where exists (select 1 from public.image_jobs j
+                         where j.product_id = p.{{col_id}} and j.status = 'running')),
+             'ok', count(*) filter (where p.image_status = 'ok'),
+             'needs_review', count(*) filter (where p.image_status = 'needs_review'),
+             'error', count(*) filter (where p.image_status = 'error'),
+             'missing', count(*) filter (where p.image_status in ('missing', 'fetching')),
+             'invalid_ean', count(*) filter (where p.gtin is null and p.image_status <> 'ok'))
+      into v_result
+      from {{products}} p;
+    return v_result;
+  end if;
+
+  -- One batch, by its jobs; a finished job counts by what it did to the product.
+  select jsonb_build_object(
+           'batch_id', p_batch_id,
+           'total', count(*),
+           'queued', count(*) filter (where j.status = 'queued'),
+           'running', count(*) filter (where j.status = 'running'),
+           'ok', count(*) filter (where j.status = 'done' and p.image_status = 'ok'),
+           'needs_review', count(*) filter (where j.status = 'done' and p.image_status = 'needs_review'),
+           'error', count(*) filter (where j.status = 'failed'),
+           'done', count(*) filter (where j.status in ('done', 'failed')))
+    into v_result
+    from public.image_jobs j
+    join {{products}} p on p.{{col_id}} = j.product_id
+   where j.batch_id = p_batch_id;
+  if (v_result ->> 'total')::int = 0 then
+    raise exception 'Lote % não encontrado.', p_batch_id
+      using errcode = 'P0002', hint = 'Use o batch_id devolvido por enqueue_image_backfill.';
+  end if;
+  return v_result;
+end
+$$;
+
+create or replace function public.image_review_queue(p_limit integer default 20, p_offset integer default 0)
+returns table (
+  product_id {{id_type}},
+  name text,
+  brand text,
+  ean text,
+  gtin text,
+  image_status public.image_status,
+  candidates jsonb,
+  last_error text,
+  total_count bigint
+)
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+begin
+  perform imagefill.assert_image_operator();
+  if p_limit is null or p_limit < 1 or p_limit > 200 then
+    raise exception 'p_limit deve estar entre 1 e 200 (recebido: %)', p_limit using errcode = '22023';
+  end if;
+  if p_offset is null or p_offset < 0 then
+    raise exception 'p_offset não pode ser negativo (recebido: %)', p_offset using errcode = '22023';
+  end if;
+  return query
+  select p.{{col_id}}, p.{{col_name}}::text, p.{{col_brand}}::text, p.{{col_ean}}::text, p.gtin, p.image_status,
+         -- Live candidates only: best first, one entry per URL, never one a person rejected.
+         coalesce((
+           select jsonb_agg(c.candidate order by (c.candidate ->> 'confidence')::numeric desc nulls last)
+             from (select distinct on (e ->> 'url') e as candidate
+                     from jsonb_array_elements(p.image_candidate_urls) e
+                    where e ->> 'url' is not null
+                      and not exists (select 1 from public.image_rejected_candidates r
+                                       where r.product_id = p.{{col_id}} and r.url = e ->> 'url')
+                    order by e ->> 'url', (e ->> 'confidence')::numeric desc nulls last) c
+         ), '[]'::jsonb),
+         (select j.last_error from public.image_jobs j
+           where j.product_id = p.{{col_id}} order by j.updated_at desc limit 1),
+         count(*) over ()
+    from {{products}} p
+   where p.image_status = 'needs_review'
+   order by p.{{col_id}}
+   limit p_limit offset p_offset;
+end
+$$;
+
+create or replace function imagefill.product_for_review(
+  p_product_id {{id_type}},
+  out id {{id_type}},
+  out gtin text,
+  out image_status public.image_status,
+  out image_candidate_urls jsonb
+)
+language plpgsql
+stable
+set search_path = ''
+as $$
+#variable_conflict use_column
+begin
+  if p_product_id is null then
+    raise exception 'p_product_id é obrigatório.' using errcode = '22023';
+  end if;
+  select p.{{col_id}}, p.gtin, p.image_status, p.image_candidate_urls
+    into id, gtin, image_status, image_candidate_urls
+    from {{products}} p where p.{{col_id}} = p_product_id;
+  if not found then
+    raise exception 'Produto % não encontrado.', p_product_id using errcode = 'P0002';
+  end if;
+end
+$$;
+revoke all on function imagefill.product_for_review({{id_type}}) from public;
+
+create or replace function public.approve_product_image(p_product_id {{id_type}}, p_url text)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_product record;
+  v_url text := btrim(coalesce(p_url, ''));
+  v_source public.image_source;
+  v_job_id uuid;
+begin
+  perform imagefill.assert_image_operator();
+  select * into v_product from imagefill.product_for_review(p_product_id);
+  if v_url !~* '^https?://[^[:space:]/?#]+[^[:space:]]*$' or length(v_url) > 2048 then
+    raise exception 'URL de imagem inválida: informe um endereço http(s) completo.' using errcode = '22023';
+  end if;
+
+  -- The candidate's own source when the person picked one of ours; `manual` for a pasted URL.
+  select (e ->> 'source')::public.image_source into v_source
+    from jsonb_array_elements(v_product.image_candidate_urls) e
+   where e ->> 'url' = v_url and e ->> 'source' in ('openfoodfacts', 'search_api', 'browser', 'manual')
+   limit 1;
+
+  perform imagefill.as_automation(true);
+  update {{products}} p
+     set image_reviewed_by = auth.uid(), image_reviewed_at = now(), image_status = 'fetching'
+   where p.{{col_id}} = p_product_id;
+  delete from public.image_rejected_candidates r where r.product_id = p_product_id and r.url = v_url;
+  perform imagefill.as_automation(false);
+
+  insert into public.image_jobs (product_id, kind, payload)
+  values (p_product_id, 'approve', jsonb_build_object(
+            'url', v_url, 'source', coalesce(v_source, 'manual'), 'approved_by', auth.uid()))
+  on conflict (product_id, kind) where status in ('queued', 'running')
+  do update set payload = excluded.payload, updated_at = now()
+  returning id into v_job_id;
+
+  insert into public.image_job_events (job_id, product_id, stage, outcome, detail)
+  values (v_job_id, p_product_id, 'review', 'approved',
+          jsonb_build_object('url', v_url, 'by', auth.uid(), 'source', coalesce(v_source, 'manual')));
+
+  return jsonb_build_object('job_id', v_job_id, 'product_id', p_product_id,
+                            'source', coalesce(v_source, 'manual'), 'status', 'fetching');
+end
+$$;
+
+create or replace function public.reject_product_image(p_product_id {{id_type}}, p_reason text, p_retry boolean default false)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_product record;
+  v_reason text := btrim(coalesce(p_reason, ''));
+  v_rejected integer;
+  v_job_id uuid;
+begin
+  perform imagefill.assert_image_operator();
+  select * into v_product from imagefill.product_for_review(p_product_id);
+  if v_reason = '' or length(v_reason) > 500 then
+    raise exception 'Informe o motivo da rejeição (até 500 caracteres).' using errcode = '22023';
+  end if;
+
+  insert into public.image_rejected_candidates (product_id, url, reason, rejected_by)
+  select distinct p_product_id, e ->> 'url', v_reason, auth.uid()
+    from jsonb_array_elements(v_product.image_candidate_urls) e
+   where e ->> 'url' is not null
+  on conflict (product_id, url) do nothing;
+  get diagnostics v_rejected = row_count;
+
+  perform imagefill.as_automation(true);
+  update {{products}} p
+     set image_reviewed_by = auth.uid(), image_reviewed_at = now(),
+         image_status = case when coalesce(p_retry, false) and p.image_status <> 'ok' then 'missing'
+                             else p.image_status end
+   where p.{{col_id}} = p_product_id;
+  perform imagefill.as_automation(false);
+
+  if coalesce(p_retry, false) and v_product.gtin is not null then
+    insert into public.image_jobs (product_id, kind, payload)
+    values (p_product_id, 'enrich', jsonb_build_object('gtin', v_product.gtin, 'force', v_product.image_status = 'ok'))
+    on conflict (product_id, kind) where status in ('queued', 'running') do nothing
+    returning id into v_job_id;
+  end if;
+
+  insert into public.image_job_events (job_id, product_id, stage, outcome, detail)
+  values (v_job_id, p_product_id, 'review', 'rejected',
+          jsonb_build_object('reason', v_reason, 'by', auth.uid(), 'rejected', v_rejected, 'retry', coalesce(p_retry, false)));
+
+  return jsonb_build_object('product_id', p_product_id, 'rejected', v_rejected, 'job_id', v_job_id);
+end
+$$;
+
+create or replace function public.enqueue_product_image(p_product_id {{id_type}}, p_force boolean default false)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_product record;
+  v_job_id uuid;
+begin
+  perform imagefill.assert_image_operator();
+  select * into v_product from imagefill.product_for_review(p_product_id);
+  if v_product.gtin is null then
+    raise exception 'Produto % não tem EAN/GTIN válido; corrija o código de barras antes de buscar a imagem.', p_product_id
+      using errcode = '22023';
+  end if;
+  if v_product.image_status = 'ok' and not coalesce(p_force, false) then
+    return jsonb_build_object('enqueued', false, 'product_id', p_product_id,
+                              'reason', 'O produto já tem imagem; use p_force => true para buscar de novo.');
+  end if;
+
+  insert into public.image_jobs (product_id, kind, payload)
+  values (p_product_id, 'enrich', jsonb_build_object('gtin', v_product.gtin, 'force', coalesce(p_force, false)))
+  on conflict (product_id, kind) where status in ('queued', 'running') do nothing
+  returning id into v_job_id;
+
+  if v_job_id is null then
+    select j.id into v_job_id from public.image_jobs j
+     where j.product_id = p_product_id and j.kind = 'enrich' and j.status in ('queued', 'running');
+    return jsonb_build_object('enqueued', false, 'product_id', p_product_id, 'job_id', v_job_id,
+                              'reason', 'Já existe um job ativo para este produto.');
+  end if;
+  return jsonb_build_object('enqueued', true, 'product_id', p_product_id, 'job_id', v_job_id);
+end
+$$;
+
+revoke all on function
+  public.enqueue_image_backfill(integer),
+  public.image_backfill_progress(uuid),
+  public.image_review_queue(integer, integer),
+  public.approve_product_image({{id_type}}, text),
+  public.reject_product_image({{id_type}}, text, boolean),
+  public.enqueue_product_image({{id_type}}, boolean)
+from public, anon;
+grant execute on function
+  public.enqueue_image_backfill(integer),
+  public.image_backfill_progress(uuid),
+  public.image_review_queue(integer, integer),
+  public.approve_product_image({{id_type}}, text),
+  public.reject_product_image({{id_type}}, text, boolean),
+  public.enqueue_product_image({{id_type}}, boolean)
+to authenticated;
