@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -14,9 +15,13 @@ from rich.table import Table
 
 from worker.migrate import DEFAULT_MIGRATIONS_DIR, apply_migrations
 from worker.schema import ID_TYPES, CatalogueTable, SchemaError, inspect_catalogue_tables, render_migrations
-from worker.settings import SettingsError, load_settings
+from worker.settings import Settings, SettingsError, load_settings
 
-app = typer.Typer(help="Imagefill: preenche imagens de produtos que faltam.", no_args_is_help=True)
+app = typer.Typer(
+    help="Imagefill: preenche imagens de produtos que faltam.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 schema_app = typer.Typer(help="Gera e inspeciona o schema do Imagefill.", no_args_is_help=True)
 app.add_typer(schema_app, name="schema")
 console = Console()
@@ -119,6 +124,109 @@ def migrate(
         console.print("Nada a aplicar: o banco já está em dia.")
     for migration in applied:
         console.print(f"aplicada {migration.version}_{migration.name}")
+
+
+def settings_or_exit(**overrides: object) -> Settings:
+    try:
+        return load_settings(**overrides)
+    except SettingsError as exc:
+        raise fail(str(exc)) from None
+
+
+@app.command()
+def run(
+    once: Annotated[
+        bool, typer.Option("--once", help="Processa o que está na fila e sai (ex.: cron)")
+    ] = False,
+) -> None:
+    """Roda o worker: escuta a fila (LISTEN/NOTIFY) e processa os jobs até receber SIGTERM."""
+    from worker.logs import configure_logging
+    from worker.runner import run_worker
+
+    settings = settings_or_exit()
+    configure_logging(settings.log_json)
+    asyncio.run(run_worker(settings, once=once))
+
+
+@app.command()
+def backfill(
+    limit: Annotated[int, typer.Option(min=1, max=10000, help="Quantos produtos enfileirar")] = 50,
+    in_process: Annotated[
+        bool | None,
+        typer.Option("--in-process/--watch", help="Processar aqui / só acompanhar (padrão: automático)"),
+    ] = None,
+) -> None:
+    """Enfileira um lote de produtos sem imagem e processa (ou acompanha) até o fim."""
+    from worker.backfill import run_backfill
+    from worker.logs import configure_logging
+
+    settings = settings_or_exit()
+    configure_logging(settings.log_json, level="WARNING")
+    report = asyncio.run(run_backfill(settings, limit, console, in_process=in_process))
+    console.print(
+        f"processados: {report.processed} | ok: {report.ok} | needs_review: {report.needs_review}"
+        f" | erro: {report.error}"
+        + (f" | aguardando nova tentativa: {report.waiting_retry}" if report.waiting_retry else "")
+    )
+
+
+@app.command()
+def status(
+    database: Annotated[str | None, typer.Option("--database-url", help="Padrão: DATABASE_URL")] = None,
+) -> None:
+    """Contagens por status, o job mais antigo na fila e as falhas por último erro."""
+    from worker.backfill import catalogue_status
+
+    state = asyncio.run(catalogue_status(database_url(database)))
+    overall = state["overall"]
+    view = Table("status", "produtos", title="Catálogo")
+    for key in ("total", "ok", "needs_review", "queued", "running", "missing", "error", "invalid_ean"):
+        view.add_row(key, str(overall.get(key, 0)))
+    console.print(view)
+    oldest = state["oldest_queued"]
+    console.print(
+        f"job mais antigo na fila: {oldest['product_id']} há {oldest['age']}" if oldest else "fila vazia"
+    )
+    console.print(f"workers conectados: {state['workers']}")
+    if state["failures"]:
+        failures = Table("último erro", "jobs", title="Falhas")
+        for row in state["failures"]:
+            failures.add_row(row["last_error"], str(row["jobs"]))
+        console.print(failures)
+
+
+@app.command()
+def enqueue(
+    product_id: Annotated[str, typer.Argument(help="ID do produto")],
+    force: Annotated[bool, typer.Option("--force", help="Buscar de novo mesmo se já tiver imagem")] = False,
+    database: Annotated[str | None, typer.Option("--database-url", help="Padrão: DATABASE_URL")] = None,
+) -> None:
+    """Recoloca um produto na fila (o mesmo que `select public.enqueue_product_image(...)`)."""
+
+    async def call() -> dict[str, object]:
+        conn = await asyncpg.connect(database_url(database))
+        try:
+            # The key's type depends on the rendering (uuid, bigint, ...): ask the catalogue.
+            key_type = await conn.fetchval(
+                "select format_type(p.proargtypes[0], null) from pg_proc p"
+                " where p.oid = 'public.enqueue_product_image'::regproc"
+            )
+            result: dict[str, object] = json.loads(
+                await conn.fetchval(
+                    f"select public.enqueue_product_image($1::text::{key_type}, $2)", product_id, force
+                )
+            )
+            return result
+        except asyncpg.PostgresError as exc:
+            raise fail(str(exc)) from None
+        finally:
+            await conn.close()
+
+    result = asyncio.run(call())
+    if result.get("enqueued"):
+        console.print(f"enfileirado: job {result['job_id']}")
+    else:
+        console.print(f"não enfileirado: {result.get('reason')}")
 
 
 @app.command()

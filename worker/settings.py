@@ -29,7 +29,7 @@ class Settings(BaseSettings):
     off_base_url: str = "https://world.openfoodfacts.org"
     off_user_agent: str = "Imagefill/0.1 (imagefill@example.com)"
     # OFF product reads per minute for this host (all worker processes together).
-    off_rate_limit_per_minute: int = Field(default=15, ge=1, le=1000)
+    off_rate_limit_per_minute: int = Field(default=15, ge=1, le=100_000)
     off_timeout_seconds: float = Field(default=10.0, gt=0)
     off_max_retries: int = Field(default=3, ge=0, le=10)
 

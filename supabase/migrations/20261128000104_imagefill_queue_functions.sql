@@ -86,10 +86,13 @@ begin
 end
 $$;
 
+-- p_kinds: the job kinds this worker can run (NULL = all), so a worker without a browser never
+-- takes a browser job.
 create or replace function imagefill.claim_image_jobs(
   p_worker text,
   p_limit integer,
-  p_lease_seconds integer default 120
+  p_lease_seconds integer default 120,
+  p_kinds public.image_job_kind[] default null
 )
 returns table (
   job_id uuid,
@@ -125,6 +128,7 @@ begin
     -- index image_jobs_claim_idx exactly, so this never scans the whole table.
     select j.id from public.image_jobs j
     where j.status = 'queued' and j.run_after <= now()
+      and (p_kinds is null or j.kind = any (p_kinds))
     order by j.run_after, j.created_at
     limit p_limit
     for update skip locked
@@ -133,6 +137,7 @@ begin
     -- Crash recovery: running jobs whose worker stopped renewing the lease (image_jobs_lease_idx).
     select j.id from public.image_jobs j
     where j.status = 'running' and j.locked_until < now()
+      and (p_kinds is null or j.kind = any (p_kinds))
     order by j.locked_until
     limit p_limit
     for update skip locked
@@ -298,11 +303,13 @@ begin
    where id = v_job.id
   returning * into v_job;
 
-  if v_job.kind <> 'approve' then
-    update public.products p
-       set image_status = case when v_retry then 'missing' else 'error' end::public.image_status
-     where p.id = v_job.product_id and p.image_status in ('fetching', 'missing', 'needs_review', 'error');
-  end if;
+  -- A failed approval goes back to the reviewer; a failed enrichment waits (missing) or is an error.
+  update public.products p
+     set image_status = (case
+           when v_job.kind = 'approve' then case when v_retry then p.image_status::text else 'needs_review' end
+           when v_retry then 'missing'
+           else 'error' end)::public.image_status
+   where p.id = v_job.product_id and p.image_status in ('fetching', 'missing', 'needs_review', 'error');
 
   perform imagefill.insert_job_events(v_job, coalesce(p_events, '[]'::jsonb) || jsonb_build_array(
     jsonb_build_object('stage', 'fail', 'outcome', case when v_retry then 'retry' else 'failed' end,
@@ -362,7 +369,7 @@ $$;
 
 revoke all on all functions in schema imagefill from public;
 grant execute on function
-  imagefill.claim_image_jobs(text, integer, integer),
+  imagefill.claim_image_jobs(text, integer, integer, public.image_job_kind[]),
   imagefill.extend_image_job_leases(text, uuid[], integer),
   imagefill.complete_image_job(uuid, text, public.image_status, text, public.image_source, numeric, jsonb, jsonb, jsonb),
   imagefill.fail_image_job(uuid, text, text, boolean, jsonb, integer),

@@ -137,6 +137,7 @@ begin
              from (select distinct on (e ->> 'url') e as candidate
                      from jsonb_array_elements(p.image_candidate_urls) e
                     where e ->> 'url' is not null
+                      and coalesce((e ->> 'usable')::boolean, true)
                       and not exists (select 1 from public.image_rejected_candidates r
                                        where r.product_id = p.id and r.url = e ->> 'url')
                     order by e ->> 'url', (e ->> 'confidence')::numeric desc nulls last) c

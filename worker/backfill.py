@@ -1,0 +1,144 @@
+"""`imagefill backfill` and `imagefill status`: a batch through `enqueue_image_backfill`,
+processed in this process when no worker is running, with a progress bar."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from worker.runner import LeaseKeeper, open_worker
+from worker.settings import Settings
+
+
+@dataclass
+class BatchReport:
+    batch_id: UUID | None
+    total: int
+    ok: int
+    needs_review: int
+    error: int
+    waiting_retry: int
+    processed_here: bool
+
+    @property
+    def processed(self) -> int:
+        return self.ok + self.needs_review + self.error
+
+
+async def running_workers(conn: asyncpg.Connection) -> int:
+    """Other `imagefill run` processes connected to this database (by application_name)."""
+    count = await conn.fetchval(
+        "select count(distinct application_name) from pg_stat_activity"
+        " where application_name like 'imagefill worker %' and pid <> pg_backend_pid()"
+    )
+    return int(count or 0)
+
+
+async def batch_progress(conn: asyncpg.Connection, batch_id: UUID) -> dict[str, Any]:
+    progress: dict[str, Any] = json.loads(
+        await conn.fetchval("select public.image_backfill_progress($1)", batch_id)
+    )
+    progress["due"] = await conn.fetchval(
+        "select count(*) from public.image_jobs where batch_id = $1"
+        " and (status = 'running' or (status = 'queued' and run_after <= now()))",
+        batch_id,
+    )
+    return progress
+
+
+async def run_backfill(
+    settings: Settings,
+    limit: int,
+    console: Console,
+    *,
+    in_process: bool | None = None,
+    show_progress: bool = True,
+) -> BatchReport:
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        batch = json.loads(await conn.fetchval("select public.enqueue_image_backfill($1)", limit))
+        if not batch["batch_id"]:
+            console.print(
+                "Nenhum produto para processar: todos têm imagem, estão na fila ou têm EAN inválido."
+            )
+            return BatchReport(None, 0, 0, 0, 0, 0, False)
+        batch_id = UUID(batch["batch_id"])
+        console.print(
+            f"Lote {batch_id}: {batch['enqueued']} produtos"
+            f" ({batch['new']} novos, {batch['adopted']} já estavam na fila)."
+        )
+        if in_process is None:
+            in_process = await running_workers(conn) == 0
+        with _progress_bar(console, show_progress) as progress:
+            task = progress.add_task("processando", total=batch["enqueued"])
+
+            async def done() -> bool:
+                state = await batch_progress(conn, batch_id)
+                progress.update(task, completed=state["done"])
+                return int(state["due"]) == 0
+
+            if in_process:
+                async with (
+                    open_worker(settings) as runner,
+                    LeaseKeeper(runner, max(settings.worker_lease_seconds / 3, 1)),
+                ):
+                    await runner.run(until_idle=done)
+            else:
+                console.print("Um worker (`imagefill run`) já está rodando: acompanhando o progresso.")
+                while True:
+                    if await done():
+                        break
+                    await asyncio.sleep(1)
+        final = await batch_progress(conn, batch_id)
+        return BatchReport(
+            batch_id,
+            int(final["total"]),
+            int(final["ok"]),
+            int(final["needs_review"]),
+            int(final["error"]),
+            int(final["queued"]),
+            in_process,
+        )
+    finally:
+        await conn.close()
+
+
+def _progress_bar(console: Console, enabled: bool) -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=not enabled,
+        transient=False,
+    )
+
+
+async def catalogue_status(database_url: str) -> dict[str, Any]:
+    conn = await asyncpg.connect(database_url)
+    try:
+        overall = json.loads(await conn.fetchval("select public.image_backfill_progress(null)"))
+        oldest = await conn.fetchrow(
+            "select id, product_id::text, created_at, now() - created_at as age from public.image_jobs"
+            " where status = 'queued' order by created_at limit 1"
+        )
+        failures = await conn.fetch(
+            "select coalesce(last_error, '(sem mensagem)') as last_error, count(*) as jobs"
+            " from public.image_jobs where status = 'failed' group by 1 order by 2 desc, 1 limit 10"
+        )
+        return {
+            "overall": overall,
+            "oldest_queued": dict(oldest) if oldest else None,
+            "failures": [dict(r) for r in failures],
+            "workers": await running_workers(conn),
+        }
+    finally:
+        await conn.close()

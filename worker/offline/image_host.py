@@ -1,0 +1,148 @@
+"""Stand-in for OFF's image server (and any web host a candidate may live on), on 127.0.0.1.
+
+`/images/products/...` answers every OFF image path with a picture synthesized by Pillow, so the
+real OFF responses' URLs work offline. `/hostile/...` serves the bad inputs the pipeline must
+refuse: HTML, SVG, a decompression bomb, truncated files, oversized bodies, redirects to private
+addresses and loops, slow answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+from collections import Counter
+from io import BytesIO
+
+from aiohttp import web
+from PIL import Image, ImageDraw, ImageFont
+
+_SIZE_SUFFIX = re.compile(r"\.(?P<size>\d+|full)\.(?P<ext>jpg|png|webp)$")
+
+
+def synthesize_product_image(label: str, size: tuple[int, int], fmt: str = "JPEG") -> bytes:
+    """A deterministic 'package shot' for `label`: coloured box, label text, white background."""
+    digest = hashlib.sha256(label.encode()).digest()
+    colour = (digest[0], digest[1], digest[2])
+    image = Image.new("RGB", size, (250, 250, 250))
+    draw = ImageDraw.Draw(image)
+    width, height = size
+    draw.rectangle(
+        (width * 0.15, height * 0.1, width * 0.85, height * 0.9), fill=colour, outline=(30, 30, 30)
+    )
+    font = ImageFont.load_default(size=max(10, width // 14))
+    draw.text((width * 0.2, height * 0.45), label[-18:], fill=(255, 255, 255), font=font)
+    out = BytesIO()
+    image.save(out, format=fmt, quality=90) if fmt == "JPEG" else image.save(out, format=fmt)
+    return out.getvalue()
+
+
+def decompression_bomb_png() -> bytes:
+    """A tiny PNG that claims 30,000 x 30,000 pixels (900 megapixels once decoded)."""
+    image = Image.new("1", (30_000, 30_000), 0)
+    out = BytesIO()
+    image.save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
+def exif_rotated_jpeg() -> bytes:
+    """A 300x200 landscape JPEG whose EXIF says 'rotate 90°' (orientation 6), with GPS-like metadata."""
+    image = Image.new("RGB", (300, 200), (200, 30, 30))
+    ImageDraw.Draw(image).rectangle((0, 0, 60, 200), fill=(30, 30, 200))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation
+    exif[0x010E] = "segredo: coordenadas da loja"  # ImageDescription, must be stripped
+    out = BytesIO()
+    image.save(out, format="JPEG", exif=exif.tobytes())
+    return out.getvalue()
+
+
+def transparent_png() -> bytes:
+    image = Image.new("RGBA", (200, 200), (0, 0, 0, 0))
+    ImageDraw.Draw(image).ellipse((50, 50, 150, 150), fill=(0, 160, 0, 255))
+    out = BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+class ImageHost:
+    def __init__(self) -> None:
+        self.requests: Counter[str] = Counter()
+        self.missing_full: set[str] = set()  # codes whose full-size image answers 404
+        self.slow_seconds = 30.0
+        self._bomb: bytes | None = None
+        self.app = web.Application()
+        self.app.router.add_get("/images/products/{path:.*}", self._product_image)
+        self.app.router.add_get("/hostile/{kind}", self._hostile)
+        self.app.router.add_get("/static/{name}", self._static)
+
+    async def _product_image(self, request: web.Request) -> web.StreamResponse:
+        path = request.match_info["path"]
+        self.requests[request.path] += 1
+        match = _SIZE_SUFFIX.search(path)
+        if match is None:
+            raise web.HTTPNotFound()
+        code = "".join(ch for ch in path.split("/front_")[0] if ch.isdigit())
+        if match.group("size") == "full" and code in self.missing_full:
+            raise web.HTTPNotFound()
+        size = (600, 840) if match.group("size") == "full" else (286, 400)
+        fmt = {"jpg": "JPEG", "png": "PNG", "webp": "WEBP"}[match.group("ext")]
+        body = synthesize_product_image(f"{code} {match.group('size')}", size, fmt)
+        return web.Response(body=body, content_type=f"image/{'jpeg' if fmt == 'JPEG' else fmt.lower()}")
+
+    async def _static(self, request: web.Request) -> web.StreamResponse:
+        """Arbitrary 'web' images, e.g. a URL a person pastes in the review panel."""
+        self.requests[request.path] += 1
+        name = request.match_info["name"]
+        if name.endswith(".png"):
+            return web.Response(body=transparent_png(), content_type="image/png")
+        return web.Response(body=synthesize_product_image(name, (500, 500)), content_type="image/jpeg")
+
+    async def _hostile(self, request: web.Request) -> web.StreamResponse:
+        kind = request.match_info["kind"]
+        self.requests[request.path] += 1
+        if kind == "html":
+            return web.Response(
+                text="<!DOCTYPE html><html><body>Não encontrado</body></html>", content_type="image/jpeg"
+            )
+        if kind == "svg":
+            svg = (
+                '<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+            )
+            return web.Response(text=svg, content_type="image/svg+xml")
+        if kind == "bomb":
+            if self._bomb is None:
+                self._bomb = decompression_bomb_png()
+            return web.Response(body=self._bomb, content_type="image/png")
+        if kind == "truncated":
+            body = synthesize_product_image("truncated", (400, 400))
+            return web.Response(body=body[: len(body) // 2], content_type="image/jpeg")
+        if kind == "huge":
+            return web.Response(
+                body=b"\xff\xd8\xff\xe0" + b"0" * (12 * 1024 * 1024), content_type="image/jpeg"
+            )
+        if kind == "huge-chunked":
+            response = web.StreamResponse(headers={"Content-Type": "image/jpeg"})
+            await response.prepare(request)
+            for _ in range(12 * 16):
+                await response.write(b"\0" * 65536)
+            await response.write_eof()
+            return response
+        if kind == "gif":
+            out = BytesIO()
+            Image.new("RGB", (10, 10)).save(out, format="GIF")
+            return web.Response(body=out.getvalue(), content_type="image/jpeg")
+        if kind == "exif-rotated":
+            return web.Response(body=exif_rotated_jpeg(), content_type="image/jpeg")
+        if kind == "alpha":
+            return web.Response(body=transparent_png(), content_type="image/png")
+        if kind == "redirect-metadata":
+            raise web.HTTPFound("http://169.254.169.254/latest/meta-data/")
+        if kind == "redirect-loop":
+            raise web.HTTPFound("/hostile/redirect-loop")
+        if kind == "redirect-ok":
+            raise web.HTTPFound("/static/redirected.jpg")
+        if kind == "slow":
+            await asyncio.sleep(self.slow_seconds)
+            return web.Response(body=b"", content_type="image/jpeg")
+        raise web.HTTPNotFound()

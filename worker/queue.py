@@ -1,0 +1,171 @@
+"""The only module that calls the job SQL functions. The database owns job state; this maps
+Python calls onto `imagefill.*` functions and their error codes onto exceptions."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+import asyncpg
+from pydantic import BaseModel
+
+JobKind = Literal["enrich", "approve", "browser"]
+LEASE_LOST = "IF001"
+
+
+class LeaseLost(Exception):
+    """Another worker holds this job now; our result must be dropped."""
+
+
+class ClaimedJob(BaseModel):
+    job_id: UUID
+    product_id: str
+    kind: JobKind
+    attempts: int
+    max_attempts: int
+    batch_id: UUID | None
+    payload: dict[str, Any]
+    locked_until: datetime
+    product_name: str | None
+    product_brand: str | None
+    product_ean: str | None
+    product_gtin: str | None
+    rejected_urls: list[str]
+
+
+@dataclass
+class StageEvent:
+    stage: str
+    outcome: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"stage": self.stage, "outcome": self.outcome, "detail": self.detail}
+
+
+@dataclass
+class Candidate:
+    """One image considered for a product: kept in `image_candidate_urls` for audit and review."""
+
+    url: str
+    source: str
+    confidence: float | None = None
+    reason: str | None = None
+    query: str | None = None
+    usable: bool | None = None  # False: kept for the audit, never offered to a reviewer
+
+    def as_json(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+@dataclass
+class JobOutcome:
+    image_status: Literal["ok", "needs_review"]
+    image_url: str | None = None
+    image_source: str | None = None
+    image_confidence: float | None = None
+    candidates: list[Candidate] = field(default_factory=list)
+    events: list[StageEvent] = field(default_factory=list)
+    result: dict[str, Any] = field(default_factory=dict)
+
+
+class JobQueue:
+    def __init__(self, pool: asyncpg.Pool, worker_id: str, lease_seconds: int) -> None:
+        self._pool = pool
+        self.worker_id = worker_id
+        self.lease_seconds = lease_seconds
+
+    async def claim(self, limit: int, kinds: list[JobKind] | None = None) -> list[ClaimedJob]:
+        if limit < 1:
+            return []
+        rows = await self._pool.fetch(
+            "select * from imagefill.claim_image_jobs($1, $2, $3, $4::public.image_job_kind[])",
+            self.worker_id,
+            limit,
+            self.lease_seconds,
+            kinds,
+        )
+        return [
+            ClaimedJob.model_validate(
+                {
+                    **dict(row),
+                    "payload": json.loads(row["payload"]),
+                    "rejected_urls": list(row["rejected_urls"]),
+                }
+            )
+            for row in rows
+        ]
+
+    async def due_count(self, kinds: list[JobKind] | None = None) -> int:
+        """Jobs claimable now or running (read-only: it changes no job state)."""
+        count = await self._pool.fetchval(
+            "select count(*) from public.image_jobs where (status = 'running' or"
+            " (status = 'queued' and run_after <= now())) and ($1::public.image_job_kind[] is null"
+            " or kind = any ($1::public.image_job_kind[]))",
+            kinds,
+        )
+        return int(count or 0)
+
+    async def extend_leases(self, job_ids: list[UUID]) -> set[UUID]:
+        """Renews every lease in one round trip; returns the jobs still held."""
+        if not job_ids:
+            return set()
+        rows = await self._pool.fetch(
+            "select imagefill.extend_image_job_leases($1, $2::uuid[], $3) as id",
+            self.worker_id,
+            job_ids,
+            self.lease_seconds,
+        )
+        return {row["id"] for row in rows}
+
+    async def complete(self, job: ClaimedJob, outcome: JobOutcome) -> None:
+        await self._call(
+            "select imagefill.complete_image_job($1, $2, $3::public.image_status, $4,"
+            " $5::public.image_source, $6, $7::jsonb, $8::jsonb, $9::jsonb)",
+            job.job_id,
+            self.worker_id,
+            outcome.image_status,
+            outcome.image_url,
+            outcome.image_source,
+            outcome.image_confidence,
+            json.dumps([c.as_json() for c in outcome.candidates]),
+            json.dumps([e.as_json() for e in outcome.events]),
+            json.dumps(outcome.result),
+        )
+
+    async def fail(
+        self, job: ClaimedJob, error: str, *, retryable: bool, events: list[StageEvent] | None = None
+    ) -> str:
+        """Returns the job's new status: `queued` (will retry) or `failed`."""
+        row = await self._call(
+            "select (imagefill.fail_image_job($1, $2, $3, $4, $5::jsonb)).status::text as status",
+            job.job_id,
+            self.worker_id,
+            error,
+            retryable,
+            json.dumps([e.as_json() for e in events or []]),
+        )
+        return str(row["status"]) if row else "unknown"
+
+    async def release(self, job: ClaimedJob, reason: str) -> None:
+        await self._call("select imagefill.release_image_job($1, $2, $3)", job.job_id, self.worker_id, reason)
+
+    async def record_event(self, job: ClaimedJob, event: StageEvent) -> None:
+        await self._pool.execute(
+            "select imagefill.record_image_job_event($1, $2, $3, $4::jsonb)",
+            job.job_id,
+            event.stage,
+            event.outcome,
+            json.dumps(event.detail),
+        )
+
+    async def _call(self, sql: str, *args: Any) -> asyncpg.Record | None:
+        try:
+            return await self._pool.fetchrow(sql, *args)
+        except asyncpg.PostgresError as exc:
+            if getattr(exc, "sqlstate", None) == LEASE_LOST:
+                raise LeaseLost(str(exc)) from None
+            raise

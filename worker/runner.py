@@ -1,0 +1,327 @@
+"""The run loop: claim only as many jobs as there are free slots, keep their leases alive, and on
+SIGTERM/SIGINT stop claiming, let in-flight jobs finish within a grace period and hand back the rest.
+
+Every lifetime (pool, HTTP sessions, listener, lease keeper, health server) is wired here, in
+`open_worker`, and nowhere else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from types import TracebackType
+from uuid import UUID
+
+import aiohttp
+import asyncpg
+from loguru import logger
+
+from worker.health import HealthServer
+from worker.images import FetchPolicy, image_session
+from worker.listener import JobListener
+from worker.pipeline import PermanentJobError, Pipeline
+from worker.queue import ClaimedJob, JobKind, JobQueue, LeaseLost
+from worker.ratelimit import HostRateLimiter
+from worker.settings import Settings, StorageBackend
+from worker.stages.openfoodfacts import OffUnavailable, OpenFoodFactsClient
+from worker.storage import ImageStore, LocalImageStore, StorageFailed, SupabaseImageStore
+
+RUNNABLE_KINDS: list[JobKind] = ["enrich", "approve"]  # browser jobs need the operator's browser worker
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+@dataclass
+class RunnerStats:
+    started_at: float = field(default_factory=time.time)
+    claimed: int = 0
+    completed: int = 0
+    failed: int = 0
+    retried: int = 0
+    released: int = 0
+    leases_lost: int = 0
+    last_claim_at: float | None = None
+
+
+class LeaseKeeper:
+    """Renews the leases of every running job in one round trip, a few times per lease period.
+    A job whose lease was taken by another worker is cancelled: its result would be refused."""
+
+    def __init__(self, runner: Runner, interval: float) -> None:
+        self._runner = runner
+        self._interval = interval
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> LeaseKeeper:
+        self._task = asyncio.create_task(self._run(), name="imagefill-leases")
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            held_ids = list(self._runner.active)
+            if not held_ids:
+                continue
+            try:
+                still_held = {UUID(str(i)) for i in await self._runner.queue.extend_leases(held_ids)}
+            except (asyncpg.PostgresError, OSError) as exc:
+                logger.bind(error=str(exc)).warning("lease_extend_failed")
+                continue
+            for job_id in set(held_ids) - still_held:
+                self._runner.lease_lost(job_id)
+
+
+class Runner:
+    def __init__(
+        self,
+        queue: JobQueue,
+        pipeline: Pipeline,
+        *,
+        concurrency: int,
+        poll_seconds: float,
+        grace_seconds: float,
+        kinds: list[JobKind] | None = None,
+    ) -> None:
+        self.queue = queue
+        self.pipeline = pipeline
+        self.concurrency = concurrency
+        self.poll_seconds = poll_seconds
+        self.grace_seconds = grace_seconds
+        self.kinds = kinds or RUNNABLE_KINDS
+        self.active: dict[UUID, tuple[ClaimedJob, asyncio.Task[None]]] = {}
+        self.stats = RunnerStats()
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._lost: set[UUID] = set()
+        self._handing_back: set[UUID] = set()
+
+    def wake(self, reason: str = "") -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        if not self._stopping.is_set():
+            logger.bind(active=len(self.active)).info("worker_stopping")
+        self._stopping.set()
+        self._wake.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    def lease_lost(self, job_id: UUID) -> None:
+        entry = self.active.get(job_id)
+        if entry is not None:
+            self._lost.add(job_id)
+            self.stats.leases_lost += 1
+            logger.bind(job_id=str(job_id)).warning("lease_lost")
+            entry[1].cancel()
+
+    async def run(self, until_idle: Callable[[], Awaitable[bool]] | None = None) -> None:
+        """Claims and runs jobs until stop(); with `until_idle`, also stops when nothing is
+        running, nothing was claimed and `until_idle()` says the work is done."""
+        while not self.stopping:
+            self._wake.clear()
+            claimed = await self._claim_free_slots()
+            if until_idle is not None and not claimed and not self.active and await until_idle():
+                break
+            if claimed and len(self.active) < self.concurrency:
+                continue  # there may be more due work: claim again right away
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+        await self._drain()
+
+    async def _claim_free_slots(self) -> int:
+        free = self.concurrency - len(self.active)
+        if free <= 0:
+            return 0
+        try:
+            jobs = await self.queue.claim(free, self.kinds)
+        except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
+            logger.bind(error=f"{type(exc).__name__}: {exc}").warning("claim_failed")
+            return 0
+        for job in jobs:
+            job_id = UUID(str(job.job_id))
+            task = asyncio.create_task(self._handle(job), name=f"job-{job_id}")
+            self.active[job_id] = (job, task)
+        if jobs:
+            self.stats.claimed += len(jobs)
+            self.stats.last_claim_at = time.time()
+        return len(jobs)
+
+    async def _handle(self, job: ClaimedJob) -> None:
+        job_id = UUID(str(job.job_id))
+        log = logger.bind(job_id=str(job_id), product_id=job.product_id, kind=job.kind, attempt=job.attempts)
+        started = time.monotonic()
+        try:
+            outcome = await self.pipeline.run(job)
+            await self.queue.complete(job, outcome)
+            self.stats.completed += 1
+            log.bind(outcome=outcome.image_status, ms=_ms(started)).info("job_done")
+        except asyncio.CancelledError:
+            if job_id in self._handing_back:
+                await self._release(job, "worker encerrado antes de terminar o job")
+            # A lost lease needs nothing: the job already belongs to another worker.
+            raise
+        except LeaseLost:
+            self.stats.leases_lost += 1
+            log.bind(ms=_ms(started)).warning("lease_lost_on_finish")
+        except Exception as exc:
+            await self._fail(job, exc, log, started)
+        finally:
+            self.active.pop(job_id, None)
+            self._lost.discard(job_id)
+            self._wake.set()
+
+    async def _fail(self, job: ClaimedJob, exc: Exception, log: object, started: float) -> None:
+        permanent = isinstance(exc, PermanentJobError | ValueError)
+        message = (
+            str(exc)
+            if isinstance(exc, PermanentJobError | OffUnavailable | StorageFailed | ValueError)
+            else (f"erro inesperado: {type(exc).__name__}: {exc}")
+        )
+        bound = logger.bind(job_id=str(job.job_id), product_id=job.product_id, error=message, ms=_ms(started))
+        if not isinstance(exc, PermanentJobError | OffUnavailable | StorageFailed | ValueError):
+            bound.opt(exception=exc).error("job_crashed")
+        try:
+            status = await self.queue.fail(job, message, retryable=not permanent)
+        except LeaseLost:
+            self.stats.leases_lost += 1
+            return
+        if status == "queued":
+            self.stats.retried += 1
+        else:
+            self.stats.failed += 1
+        bound.bind(status=status).warning("job_failed")
+
+    async def _release(self, job: ClaimedJob, reason: str) -> None:
+        try:
+            await self.queue.release(job, reason)
+            self.stats.released += 1
+            logger.bind(job_id=str(job.job_id), product_id=job.product_id).info("job_released")
+        except LeaseLost:
+            pass
+        except Exception as exc:  # the lease will expire and another worker will reclaim it
+            logger.bind(job_id=str(job.job_id), error=str(exc)).warning("release_failed")
+
+    async def _drain(self) -> None:
+        """Grace period for in-flight jobs, then hand back whatever is still running."""
+        if not self.active:
+            return
+        tasks = [task for _, task in self.active.values()]
+        _, pending = await asyncio.wait(tasks, timeout=self.grace_seconds)
+        for task in pending:
+            for job_id, (_, job_task) in list(self.active.items()):
+                if job_task is task:
+                    self._handing_back.add(job_id)
+            task.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+
+
+def _ms(started: float) -> int:
+    return round((time.monotonic() - started) * 1000)
+
+
+def build_store(settings: Settings) -> ImageStore:
+    if settings.storage_backend is StorageBackend.local:
+        return LocalImageStore(
+            settings.local_storage_dir, settings.storage_bucket, settings.local_storage_public_url
+        )
+    assert settings.supabase_url and settings.supabase_service_role_key  # checked by Settings
+    return SupabaseImageStore(
+        settings.supabase_url, settings.supabase_service_role_key.get_secret_value(), settings.storage_bucket
+    )
+
+
+@contextlib.asynccontextmanager
+async def open_worker(settings: Settings, worker_id: str | None = None) -> AsyncIterator[Runner]:
+    """Opens every resource a worker needs, in order, and closes them in reverse."""
+    worker_id = worker_id or new_worker_id()
+    server_settings = {"application_name": f"imagefill worker {worker_id}"[:63]}
+    pool = await asyncpg.create_pool(
+        settings.database_url,
+        min_size=1,
+        max_size=settings.worker_concurrency + 2,
+        server_settings=server_settings,
+        # The transaction pooler cannot keep prepared statements between transactions.
+        statement_cache_size=0 if settings.uses_transaction_pooler else 100,
+    )
+    policy = FetchPolicy.from_allow_list(
+        settings.image_fetch_allow_hosts,
+        max_bytes=settings.image_max_bytes,
+        timeout_seconds=settings.image_download_timeout_seconds,
+    )
+    try:
+        async with aiohttp.ClientSession() as api_session, image_session(policy) as images:
+            off = OpenFoodFactsClient(
+                api_session,
+                base_url=settings.off_base_url,
+                user_agent=settings.off_user_agent,
+                limiter=HostRateLimiter(
+                    settings.rate_limit_dir, "openfoodfacts", settings.off_rate_limit_per_minute
+                ),
+                timeout_seconds=settings.off_timeout_seconds,
+                max_retries=settings.off_max_retries,
+            )
+            pipeline = Pipeline(
+                off=off,
+                image_session=images,
+                fetch_policy=policy,
+                store=build_store(settings),
+                threshold=settings.image_confidence_threshold,
+                max_side=settings.image_max_side,
+            )
+            queue = JobQueue(pool, worker_id, settings.worker_lease_seconds)
+            yield Runner(
+                queue,
+                pipeline,
+                concurrency=settings.worker_concurrency,
+                poll_seconds=settings.worker_poll_seconds,
+                grace_seconds=settings.worker_shutdown_grace_seconds,
+            )
+    finally:
+        await pool.close()
+
+
+async def queue_is_drained(runner: Runner) -> bool:
+    """No job this worker could run is due now (jobs waiting for a backoff do not count)."""
+    due = await runner.queue.due_count(runner.kinds)
+    return due == 0
+
+
+async def run_worker(settings: Settings, *, once: bool = False) -> RunnerStats:
+    """`imagefill run`: the long-running listener process (`--once`: until the queue is drained)."""
+    async with open_worker(settings) as runner:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, runner.stop)
+        logger.bind(worker_id=runner.queue.worker_id, concurrency=runner.concurrency).info("worker_started")
+        # Listed in this order so they close in reverse: the health server first, the lease
+        # keeper last (leases must stay alive while in-flight jobs finish).
+        async with (
+            LeaseKeeper(runner, interval=max(settings.worker_lease_seconds / 3, 1.0)),
+            JobListener(
+                settings.database_url, runner.wake, listen_supported=not settings.uses_transaction_pooler
+            ) as listener,
+            HealthServer(runner, listener, settings.worker_health_port),
+        ):
+            await runner.run(until_idle=(lambda: queue_is_drained(runner)) if once else None)
+        logger.bind(**runner.stats.__dict__).info("worker_stopped")
+        return runner.stats

@@ -1,0 +1,244 @@
+"""Stage 1: Open Food Facts by EAN (the seed's `fetchFromOpenFoodFacts`).
+
+OFF's rules we follow: a real User-Agent `AppName/version (contact)`; a conservative read rate,
+shared by every worker process on the host; back off on 429/503 honouring Retry-After.
+`status: 0` and HTTP 404 both mean "not found", which is an answer, not an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+from loguru import logger
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from worker.ratelimit import HostRateLimiter
+
+ACCEPTED_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp")
+PREFERRED_LANGUAGE = "pt"
+_FRONT_URL = re.compile(
+    r"/front_(?P<lang>[a-z]{2,3})\.(?P<rev>\d+)\.(?P<size>\d+|full)\.(?P<ext>jpg|png|webp)$"
+)
+_REQUESTED_FIELDS = (
+    "code,status,product_name,product_name_pt,generic_name,brands,quantity,lang,lc,"
+    "selected_images,images,image_front_url,image_url"
+)
+MAX_RETRY_AFTER_SECONDS = 60.0
+
+
+class OffUnavailable(Exception):
+    """OFF kept failing (throttled, 5xx, timeouts) after every retry. The job should retry later."""
+
+
+class _OffImage(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    rev: str | None = None
+
+    @field_validator("rev", mode="before")
+    @classmethod
+    def _rev_as_text(cls, value: Any) -> str | None:
+        # OFF sends revisions as numbers or as strings, depending on the product's age.
+        return None if value in (None, "") else str(value)
+
+
+class _OffProduct(BaseModel):
+    """The fields we read from OFF's product document; everything else is ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+    code: str | None = None
+    product_name: str | None = None
+    product_name_pt: str | None = None
+    generic_name: str | None = None
+    brands: str | None = None
+    quantity: str | None = None
+    lang: str | None = None
+    selected_images: dict[str, Any] | None = None
+    images: dict[str, Any] | None = None
+    image_front_url: str | None = None
+    image_url: str | None = None
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return None
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return str(value)
+        return value
+
+
+@dataclass(frozen=True)
+class OffImageCandidate:
+    """One front image: the full-size original first, the 400px display copy as fallback."""
+
+    url: str
+    fallback_url: str | None
+    lang: str | None
+
+
+@dataclass(frozen=True)
+class OffProduct:
+    code: str
+    name: str | None
+    brands: str | None
+    quantity: str | None
+    lang: str | None
+    candidates: list[OffImageCandidate] = field(default_factory=list)
+
+    def evidence(self) -> dict[str, str | None]:
+        """What the validation stage compares against our catalogue."""
+        return {"name": self.name, "brands": self.brands, "quantity": self.quantity, "code": self.code}
+
+
+def _acceptable(url: str | None) -> bool:
+    if not url or not url.strip():
+        return False
+    parts = urlsplit(url.strip())
+    return parts.scheme in ("http", "https") and parts.path.lower().endswith(ACCEPTED_EXTENSIONS)
+
+
+def _full_size(url: str, images: dict[str, Any]) -> str | None:
+    """`front_pt.12.400.jpg` → `front_pt.{rev}.full.jpg`, keeping OFF's own folder path."""
+    match = _FRONT_URL.search(urlsplit(url).path)
+    if not match or match.group("size") == "full":
+        return None
+    lang = match.group("lang")
+    rev = match.group("rev")
+    selected = images.get(f"front_{lang}")
+    if isinstance(selected, dict):
+        rev = _OffImage.model_validate(selected).rev or rev
+    start, end = match.span()
+    path = urlsplit(url).path
+    new_path = path[:start] + f"/front_{lang}.{rev}.full.{match.group('ext')}" + path[end:]
+    return url.replace(path, new_path, 1)
+
+
+def select_front_candidates(product: _OffProduct) -> list[OffImageCandidate]:
+    """Front image in Portuguese, then the product's language, then any other; then
+    `image_front_url`, then `image_url`. Full size preferred, the 400px copy as fallback."""
+    images = product.images or {}
+    display: dict[str, Any] = {}
+    front = (product.selected_images or {}).get("front")
+    if isinstance(front, dict) and isinstance(front.get("display"), dict):
+        display = front["display"]
+    languages = sorted(display, key=lambda lang: (lang != PREFERRED_LANGUAGE, lang != product.lang, lang))
+    urls = [display[lang] for lang in languages] + [product.image_front_url, product.image_url]
+
+    candidates: list[OffImageCandidate] = []
+    seen: set[str] = set()
+    for url in urls:
+        if not isinstance(url, str) or not _acceptable(url):
+            continue
+        url = url.strip()
+        full = _full_size(url, images)
+        primary, fallback = (full, url) if full else (url, None)
+        if primary in seen:
+            continue
+        seen.update({primary, url})
+        match = _FRONT_URL.search(urlsplit(url).path)
+        candidates.append(OffImageCandidate(primary, fallback, match.group("lang") if match else None))
+    return candidates
+
+
+def parse_product_response(ean: str, payload: Any) -> OffProduct | None:
+    if (
+        not isinstance(payload, dict)
+        or str(payload.get("status")) != "1"
+        or not isinstance(payload.get("product"), dict)
+    ):
+        return None
+    product = _OffProduct.model_validate(payload["product"])
+    return OffProduct(
+        code=str(payload.get("code") or product.code or ean),
+        name=product.product_name_pt or product.product_name or product.generic_name,
+        brands=product.brands,
+        quantity=product.quantity,
+        lang=product.lang,
+        candidates=select_front_candidates(product),
+    )
+
+
+def _retry_after_seconds(header: str | None) -> float | None:
+    if not header:
+        return None
+    try:
+        return min(max(float(header), 0.0), MAX_RETRY_AFTER_SECONDS)
+    except ValueError:
+        pass
+    try:
+        from datetime import UTC, datetime
+
+        delay = (parsedate_to_datetime(header) - datetime.now(UTC)).total_seconds()
+        return min(max(delay, 0.0), MAX_RETRY_AFTER_SECONDS)
+    except (TypeError, ValueError):
+        return None
+
+
+class OpenFoodFactsClient:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        base_url: str,
+        user_agent: str,
+        limiter: HostRateLimiter,
+        timeout_seconds: float = 10.0,
+        max_retries: int = 3,
+        backoff_base_seconds: float = 1.0,
+    ) -> None:
+        self._session = session
+        self._base_url = base_url.rstrip("/")
+        self._headers = {"User-Agent": user_agent, "Accept": "application/json"}
+        self._limiter = limiter
+        self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+        self._max_retries = max_retries
+        self._backoff = backoff_base_seconds
+
+    async def fetch_from_open_food_facts(self, ean: str) -> OffProduct | None:
+        """The product and its front-image candidates, or None when OFF does not know the code."""
+        code = re.sub(r"\D", "", ean or "")
+        if not 8 <= len(code) <= 14 or code != (ean or "").strip():
+            raise ValueError(f"EAN inválido para o Open Food Facts: {ean!r}")
+        url = f"{self._base_url}/api/v0/product/{code}.json"
+        last_problem = "sem resposta"
+        for attempt in range(self._max_retries + 1):
+            await self._limiter.acquire()
+            retry_after: float | None = None
+            try:
+                async with self._session.get(
+                    url, params={"fields": _REQUESTED_FIELDS}, headers=self._headers, timeout=self._timeout
+                ) as response:
+                    if response.status == 404:
+                        return None
+                    if response.status == 200:
+                        try:
+                            payload = await response.json(content_type=None)
+                        except ValueError:
+                            last_problem = "resposta não é JSON"
+                        else:
+                            return parse_product_response(code, payload)
+                    elif response.status == 429 or response.status >= 500:
+                        last_problem = f"HTTP {response.status}"
+                        retry_after = _retry_after_seconds(response.headers.get("Retry-After"))
+                    else:
+                        raise OffUnavailable(f"Open Food Facts respondeu HTTP {response.status} para {code}")
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                last_problem = f"{type(exc).__name__}"
+            if attempt < self._max_retries:
+                delay = retry_after if retry_after is not None else self._backoff * 2**attempt
+                delay *= 1 if retry_after is not None else random.uniform(0.8, 1.2)
+                logger.bind(
+                    stage="openfoodfacts", ean=code, attempt=attempt + 1, problem=last_problem
+                ).warning("off_retry")
+                await asyncio.sleep(delay)
+        raise OffUnavailable(
+            f"Open Food Facts indisponível para {code} após {self._max_retries + 1} tentativas"
+            f" ({last_problem}); o job tentará de novo mais tarde"
+        )
