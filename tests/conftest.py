@@ -7,6 +7,7 @@ import pytest
 
 from tests.harness import DEFAULT_CATALOGUE, PRODUTOS_CATALOGUE, MigratedDatabase, Templates
 from worker.offline.postgres import LocalPostgres
+from worker.offline.services import OfflineServices
 
 
 @pytest.fixture(scope="session")
@@ -43,3 +44,10 @@ async def conn(db: MigratedDatabase) -> AsyncIterator[asyncpg.Connection]:
         yield connection
     finally:
         await connection.close()
+
+
+@pytest.fixture
+async def services() -> AsyncIterator[OfflineServices]:
+    """The offline stand-ins (OFF, image host, Storage API) on 127.0.0.1, fresh per test."""
+    async with OfflineServices() as running:
+        yield running

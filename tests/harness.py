@@ -6,12 +6,14 @@ user's own deploy path); every test module gets a fresh `CREATE DATABASE ... TEM
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from worker.offline.postgres import LocalPostgres
 from worker.schema import CatalogueTable, write_migrations
@@ -167,3 +169,17 @@ def ean13(seed: int, prefix: str = "789") -> str:
     body = f"{prefix}{seed:0{12 - len(prefix)}d}"
     total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(body))
     return body + str((10 - total % 10) % 10)
+
+
+async def wait_until(check: Any, within: float = 30.0, interval: float = 0.02) -> Any:
+    """Polls `await check()` until it returns something truthy (procrastinate's way: wait for
+    a state, never sleep and hope)."""
+
+    async def poll() -> Any:
+        while True:
+            value = await check()
+            if value:
+                return value
+            await asyncio.sleep(interval)
+
+    return await asyncio.wait_for(poll(), within)

@@ -32,7 +32,7 @@ class HealthServer:
         app = web.Application()
         app.router.add_get("/health", self._health)
         app.router.add_get("/metrics", self._metrics)
-        self._app_runner = web.AppRunner(app, access_log=None)
+        self._app_runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._app_runner.setup()
         site = web.TCPSite(self._app_runner, self._host, self._port)
         await site.start()

@@ -101,7 +101,7 @@ def check_url(url: str, policy: FetchPolicy) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         raise UnsafeUrl(f"esquema não permitido: {parts.scheme or '(vazio)'}:// — só http e https")
-    host = (parts.hostname or "").lower()
+    host = (parts.hostname or "").lower().rstrip(".")
     if not host:
         raise UnsafeUrl("URL sem host")
     if parts.username or parts.password:

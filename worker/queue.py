@@ -73,10 +73,13 @@ class JobOutcome:
 
 
 class JobQueue:
-    def __init__(self, pool: asyncpg.Pool, worker_id: str, lease_seconds: int) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, worker_id: str, lease_seconds: int, retry_backoff_seconds: int = 30
+    ) -> None:
         self._pool = pool
         self.worker_id = worker_id
         self.lease_seconds = lease_seconds
+        self.retry_backoff_seconds = retry_backoff_seconds
 
     async def claim(self, limit: int, kinds: list[JobKind] | None = None) -> list[ClaimedJob]:
         if limit < 1:
@@ -141,12 +144,13 @@ class JobQueue:
     ) -> str:
         """Returns the job's new status: `queued` (will retry) or `failed`."""
         row = await self._call(
-            "select (imagefill.fail_image_job($1, $2, $3, $4, $5::jsonb)).status::text as status",
+            "select (imagefill.fail_image_job($1, $2, $3, $4, $5::jsonb, $6)).status::text as status",
             job.job_id,
             self.worker_id,
             error,
             retryable,
             json.dumps([e.as_json() for e in events or []]),
+            self.retry_backoff_seconds,
         )
         return str(row["status"]) if row else "unknown"
 

@@ -269,7 +269,11 @@ async def open_worker(settings: Settings, worker_id: str | None = None) -> Async
         timeout_seconds=settings.image_download_timeout_seconds,
     )
     try:
-        async with aiohttp.ClientSession() as api_session, image_session(policy) as images:
+        async with (
+            aiohttp.ClientSession() as api_session,
+            image_session(policy) as images,
+            contextlib.AsyncExitStack() as stack,
+        ):
             off = OpenFoodFactsClient(
                 api_session,
                 base_url=settings.off_base_url,
@@ -279,16 +283,21 @@ async def open_worker(settings: Settings, worker_id: str | None = None) -> Async
                 ),
                 timeout_seconds=settings.off_timeout_seconds,
                 max_retries=settings.off_max_retries,
+                backoff_base_seconds=settings.off_retry_backoff_seconds,
             )
+            store = build_store(settings)
+            stack.push_async_callback(store.close)
             pipeline = Pipeline(
                 off=off,
                 image_session=images,
                 fetch_policy=policy,
-                store=build_store(settings),
+                store=store,
                 threshold=settings.image_confidence_threshold,
                 max_side=settings.image_max_side,
             )
-            queue = JobQueue(pool, worker_id, settings.worker_lease_seconds)
+            queue = JobQueue(
+                pool, worker_id, settings.worker_lease_seconds, settings.worker_retry_backoff_seconds
+            )
             yield Runner(
                 queue,
                 pipeline,

@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     off_rate_limit_per_minute: int = Field(default=15, ge=1, le=100_000)
     off_timeout_seconds: float = Field(default=10.0, gt=0)
     off_max_retries: int = Field(default=3, ge=0, le=10)
+    off_retry_backoff_seconds: float = Field(default=2.0, ge=0)
 
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
@@ -52,6 +53,8 @@ class Settings(BaseSettings):
     worker_lease_seconds: int = Field(default=120, ge=10, le=3600)
     worker_poll_seconds: float = Field(default=5.0, gt=0)
     worker_shutdown_grace_seconds: float = Field(default=20.0, ge=0)
+    # First retry delay of a failed job; doubles per attempt, capped at one hour (in SQL).
+    worker_retry_backoff_seconds: int = Field(default=30, ge=0, le=3600)
     worker_health_port: int | None = Field(default=None, ge=0, le=65535)
 
     storage_backend: StorageBackend = StorageBackend.supabase

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import quote
 
+import httpx
 from storage3 import AsyncStorageClient
 from storage3.exceptions import StorageApiError
 
@@ -46,14 +47,22 @@ def versioned(url: str, image: NormalizedImage) -> str:
 class ImageStore(Protocol):
     async def save(self, product_id: str, image: NormalizedImage) -> StoredImage: ...
 
+    async def close(self) -> None: ...
+
 
 class SupabaseImageStore:
     """Uploads through Supabase Storage's HTTP API with supabase-py's storage client."""
 
     def __init__(self, supabase_url: str, service_role_key: str, bucket: str = "product-images") -> None:
         headers = {"apikey": service_role_key, "Authorization": f"Bearer {service_role_key}"}
-        self._client = AsyncStorageClient(f"{supabase_url.rstrip('/')}/storage/v1", headers, timeout=30)
+        self._http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0))
+        self._client = AsyncStorageClient(
+            f"{supabase_url.rstrip('/')}/storage/v1/", headers, http_client=self._http
+        )
         self._bucket = bucket
+
+    async def close(self) -> None:
+        await self._http.aclose()
 
     async def save(self, product_id: str, image: NormalizedImage) -> StoredImage:
         return await persist_image_to_supabase_storage(self._client, self._bucket, product_id, image)
@@ -88,6 +97,9 @@ class LocalImageStore:
     ) -> None:
         self._root = root / bucket
         self._public_base = public_base_url.rstrip("/") if public_base_url else None
+
+    async def close(self) -> None:
+        return None
 
     async def save(self, product_id: str, image: NormalizedImage) -> StoredImage:
         main_path = object_path(product_id, MAIN_NAME)

@@ -99,7 +99,7 @@ class ImageHost:
         return web.Response(body=synthesize_product_image(name, (500, 500)), content_type="image/jpeg")
 
     async def _hostile(self, request: web.Request) -> web.StreamResponse:
-        kind = request.match_info["kind"]
+        kind = request.match_info["kind"].rsplit(".", 1)[0]  # "/hostile/html.jpg" looks like an image URL
         self.requests[request.path] += 1
         if kind == "html":
             return web.Response(

@@ -7,6 +7,7 @@ not-found body. Faults can be scripted per code (429/503/500 sequences, Retry-Af
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import time
@@ -65,6 +66,7 @@ class OpenFoodFactsStandIn:
         self.faults: dict[str, list[tuple[int, str | None]]] = defaultdict(list)
         self.always_fail: dict[str, int] = {}
         self.requests: list[RecordedRequest] = []
+        self.delays: dict[str, float] = {}  # seconds to wait before answering, per code
         self.app = web.Application()
         self.app.router.add_get("/api/v0/product/{code}.json", self._product_v0)
         self.app.router.add_get("/api/v2/product/{code}", self._product_v2)
@@ -91,6 +93,10 @@ class OpenFoodFactsStandIn:
             or self.products.get(code.zfill(13))
         )
 
+    async def _delay(self, code: str) -> None:
+        if code in self.delays:
+            await asyncio.sleep(self.delays[code])
+
     def _fault(self, code: str) -> web.Response | None:
         if code in self.always_fail:
             return web.json_response({"error": "Internal Server Error"}, status=self.always_fail[code])
@@ -108,6 +114,7 @@ class OpenFoodFactsStandIn:
     async def _product_v0(self, request: web.Request) -> web.Response:
         code = request.match_info["code"]
         self.requests.append(RecordedRequest(code, request.headers.get("User-Agent", ""), time.time()))
+        await self._delay(code)
         if (fault := self._fault(code)) is not None:
             return fault
         product = self._lookup(code)
@@ -118,6 +125,7 @@ class OpenFoodFactsStandIn:
     async def _product_v2(self, request: web.Request) -> web.Response:
         code = request.match_info["code"]
         self.requests.append(RecordedRequest(code, request.headers.get("User-Agent", ""), time.time()))
+        await self._delay(code)
         if (fault := self._fault(code)) is not None:
             return fault
         product = self._lookup(code)

@@ -35,7 +35,8 @@ def free_port() -> int:
 
 def _as_cluster_owner(cmd: list[str]) -> list[str]:
     if os.geteuid() == 0:
-        return ["runuser", "-u", "postgres", "--", *cmd]
+        runuser = shutil.which("runuser") or "/usr/sbin/runuser"  # /usr/sbin is not always on PATH
+        return [runuser, "-u", "postgres", "--", *cmd]
     return cmd
 
 

@@ -1,0 +1,109 @@
+"""Real `imagefill run` processes against a real Postgres and the offline stand-ins."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import urllib.request
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from tests.harness import MigratedDatabase, Templates
+from worker.offline.postgres import free_port
+from worker.offline.services import OfflineServices
+
+IMAGEFILL = str(Path(sys.executable).parent / "imagefill")
+
+
+@dataclass
+class WorkerProcess:
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+    health_port: int
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def health(self) -> dict[str, Any]:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.health_port}/health", timeout=2) as response:
+            data: dict[str, Any] = json.loads(response.read())
+            return data
+
+    def metrics(self) -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.health_port}/metrics", timeout=2) as response:
+            return str(response.read().decode())
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        return self.proc.wait(timeout=timeout)
+
+
+@pytest.fixture
+def fresh_db(templates: Templates) -> MigratedDatabase:
+    return templates.fresh_database()
+
+
+@pytest.fixture
+async def db_conn(fresh_db: MigratedDatabase) -> AsyncIterator[asyncpg.Connection]:
+    conn = await asyncpg.connect(fresh_db.dsn)
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+def worker_env(
+    services: OfflineServices, database_url: str, tmp_path: Path, **overrides: str
+) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OFF_", "WORKER_", "STORAGE_", "IMAGE_"))}
+    env.update(services.worker_env(database_url))
+    env.update(
+        {
+            "RATE_LIMIT_DIR": str(tmp_path / "ratelimit"),
+            "WORKER_POLL_SECONDS": "0.5",
+            "WORKER_CONCURRENCY": "3",
+            "WORKER_RETRY_BACKOFF_SECONDS": "0",
+            "WORKER_SHUTDOWN_GRACE_SECONDS": "2",
+            "OFF_RETRY_BACKOFF_SECONDS": "0.05",
+            "OFF_MAX_RETRIES": "1",
+            "LOG_JSON": "true",
+        }
+    )
+    env.update(overrides)
+    return env
+
+
+@pytest.fixture
+def start_worker(
+    services: OfflineServices, fresh_db: MigratedDatabase, tmp_path: Path
+) -> Iterator[Callable[..., WorkerProcess]]:
+    started: list[WorkerProcess] = []
+
+    def start(database_url: str | None = None, **overrides: str) -> WorkerProcess:
+        port = free_port()
+        env = worker_env(
+            services, database_url or fresh_db.dsn, tmp_path, WORKER_HEALTH_PORT=str(port), **overrides
+        )
+        log_path = tmp_path / f"worker-{len(started)}.log"
+        with log_path.open("wb") as log:
+            proc = subprocess.Popen(
+                [IMAGEFILL, "run"], env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT
+            )
+        worker = WorkerProcess(proc, log_path, port)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        if worker.proc.poll() is None:
+            worker.proc.kill()
+            worker.proc.wait(timeout=10)

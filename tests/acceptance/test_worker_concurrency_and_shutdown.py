@@ -1,0 +1,171 @@
+"""Several workers on one queue, SIGTERM mid-job, and the LISTEN connection killed under the worker."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+from collections.abc import Callable
+
+import asyncpg
+
+from tests.acceptance.conftest import WorkerProcess
+from tests.harness import MigratedDatabase, ean13, wait_until
+from worker.offline.services import OfflineServices
+
+
+async def count_status(conn: asyncpg.Connection, status: str) -> int:
+    return int(await conn.fetchval("select count(*) from public.products where image_status = $1", status))
+
+
+async def test_two_workers_never_process_one_job_twice(
+    start_worker: Callable[..., WorkerProcess], db_conn: asyncpg.Connection, services: OfflineServices
+) -> None:
+    assert services.off is not None
+    codes = [ean13(9000 + i) for i in range(30)]
+    for code in codes:
+        services.off.delays[code] = 0.1
+    workers = [start_worker(), start_worker()]
+    await db_conn.executemany(
+        "insert into public.products (name, ean) values ($1, $2)", [(f"Produto {c}", c) for c in codes]
+    )
+
+    async def all_reviewed() -> bool:
+        return await count_status(db_conn, "needs_review") == 30
+
+    await wait_until(all_reviewed, within=60)
+    completions = await db_conn.fetch(
+        "select job_id, count(*) as n from public.image_job_events where stage = 'complete' group by job_id"
+    )
+    assert len(completions) == 30 and all(r["n"] == 1 for r in completions)
+    assert await db_conn.fetchval("select max(attempts) from public.image_jobs") == 1
+    assert sorted(len(services.off.requests_for(c)) for c in codes) == [1] * 30, "one OFF read per product"
+    done = [w.health()["completed"] for w in workers]
+    assert sum(done) == 30 and min(done) > 0, f"both workers should have worked: {done}"
+
+
+async def test_sigterm_mid_job_hands_the_job_back(
+    start_worker: Callable[..., WorkerProcess], db_conn: asyncpg.Connection, services: OfflineServices
+) -> None:
+    assert services.off is not None
+    services.off.delays["5601077161035"] = 60  # the job will still be waiting on OFF
+    worker = start_worker(WORKER_SHUTDOWN_GRACE_SECONDS="0.5")
+    product_id = await db_conn.fetchval(
+        "insert into public.products (name, ean) values ('Porto', '5601077161035') returning id"
+    )
+
+    async def running() -> bool:
+        return (
+            await db_conn.fetchval(
+                "select status = 'running' from public.image_jobs where product_id = $1", product_id
+            )
+            is True
+        )
+
+    await wait_until(running)
+    assert worker.stop(signal.SIGTERM, timeout=30) == 0
+    job = await db_conn.fetchrow("select * from public.image_jobs where product_id = $1", product_id)
+    assert (job["status"], job["attempts"], job["locked_by"]) == ("queued", 0, None)
+    release = await db_conn.fetchval(
+        "select detail ->> 'reason' from public.image_job_events where job_id = $1 and stage = 'release'",
+        job["id"],
+    )
+    assert release is not None
+    assert (
+        await db_conn.fetchval("select image_status::text from public.products where id = $1", product_id)
+        == "missing"
+    )
+
+    # Another worker picks the handed-back job up and finishes it.
+    services.off.delays.pop("5601077161035")
+    start_worker()
+
+    async def reviewed() -> bool:
+        return (
+            await db_conn.fetchval(
+                "select image_status = 'needs_review' from public.products where id = $1", product_id
+            )
+            is True
+        )
+
+    await wait_until(reviewed)
+
+
+async def test_listener_comes_back_after_pg_terminate_backend(
+    start_worker: Callable[..., WorkerProcess], db_conn: asyncpg.Connection, fresh_db: MigratedDatabase
+) -> None:
+    # Polling every 10 minutes: only NOTIFY (or the scan after a reconnect) can wake this worker.
+    worker = start_worker(WORKER_POLL_SECONDS="600")
+    await wait_until(lambda: _health_says(worker, listener_connections=1, listener_connected=True))
+
+    first = await db_conn.fetchval(
+        "insert into public.products (name, ean) values ('A', $1) returning id", ean13(1)
+    )
+    await wait_until(lambda: _reviewed(db_conn, first))
+
+    admin = await asyncpg.connect(fresh_db.superuser_dsn)
+    try:
+        killed = await admin.fetchval(
+            "select count(pg_terminate_backend(pid)) from pg_stat_activity"
+            " where application_name = 'imagefill listener' and datname = current_database()"
+        )
+        assert killed == 1
+    finally:
+        await admin.close()
+
+    await wait_until(lambda: _health_says(worker, listener_connections=2, listener_connected=True))
+    second = await db_conn.fetchval(
+        "insert into public.products (name, ean) values ('B', $1) returning id", ean13(2)
+    )
+    await wait_until(lambda: _reviewed(db_conn, second), within=60)
+
+
+async def _reviewed(conn: asyncpg.Connection, product_id: object) -> bool:
+    status = await conn.fetchval("select image_status::text from public.products where id = $1", product_id)
+    return status == "needs_review"
+
+
+async def _health_says(worker: WorkerProcess, **expected: object) -> bool:
+    try:
+        health = await asyncio.to_thread(worker.health)
+    except OSError:
+        return False
+    return all(health.get(key) == value for key, value in expected.items())
+
+
+async def test_transaction_pooler_falls_back_to_polling(
+    start_worker: Callable[..., WorkerProcess], db_conn: asyncpg.Connection, fresh_db: MigratedDatabase
+) -> None:
+    """A DATABASE_URL on port 6543 (Supabase's transaction pooler) cannot LISTEN: warn and poll."""
+    upstream_port = fresh_db.cluster.port
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+
+    async def proxy(client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        server_reader, server_writer = await asyncio.open_connection("127.0.0.1", upstream_port)
+        await asyncio.gather(pipe(client_reader, server_writer), pipe(server_reader, client_writer))
+
+    try:
+        server = await asyncio.start_server(proxy, "127.0.0.1", 6543)
+    except OSError:
+        import pytest
+
+        pytest.skip("port 6543 is busy on this machine")
+    async with server:
+        worker = start_worker(database_url=f"postgresql://postgres@127.0.0.1:6543/{fresh_db.name}")
+        product_id = await db_conn.fetchval(
+            "insert into public.products (name, ean) values ('C', $1) returning id", ean13(3)
+        )
+        await wait_until(lambda: _reviewed(db_conn, product_id), within=60)
+        assert worker.health()["listener_connected"] is False
+        warning = next(json.loads(line) for line in worker.log().splitlines() if "listen_unavailable" in line)
+        assert "6543" in warning["text"] and warning["record"]["level"]["name"] == "WARNING"
+        assert await asyncio.to_thread(worker.stop) == 0

@@ -1,0 +1,88 @@
+"""download_image over real HTTP on loopback: the SSRF guard and every hostile answer."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from worker.images import (
+    FetchPolicy,
+    GuardedResolver,
+    ImageRejected,
+    UnsafeUrl,
+    download_image,
+    image_session,
+)
+from worker.offline.services import OfflineServices
+
+LOCAL = FetchPolicy.from_allow_list("127.0.0.1", max_bytes=2 * 1024 * 1024, timeout_seconds=2)
+DEFAULT = FetchPolicy()
+
+
+async def test_default_policy_refuses_the_local_image_host(services: OfflineServices) -> None:
+    async with image_session(DEFAULT) as session:
+        with pytest.raises(UnsafeUrl, match=r"127\.0\.0\.1"):
+            await download_image(session, f"{services.image_base_url}/static/a.jpg", DEFAULT)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1/x.jpg",
+        "http://localhost/x.jpg",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.0.0.5/x.jpg",
+        "http://192.168.1.1/x.jpg",
+        "http://[::1]/x.jpg",
+        "http://[::ffff:127.0.0.1]/x.jpg",
+        "http://0.0.0.0/x.jpg",
+        "http://224.0.0.1/x.jpg",
+        "file:///etc/passwd",
+        "ftp://example.com/x.jpg",
+        "gopher://example.com/",
+        "http://user:pass@example.com/x.jpg",
+        "javascript:alert(1)",
+    ],
+)
+async def test_unsafe_urls_are_refused_before_any_connection(url: str) -> None:
+    async with image_session(DEFAULT) as session:
+        with pytest.raises(UnsafeUrl):
+            await download_image(session, url, DEFAULT)
+
+
+async def test_resolver_refuses_names_that_resolve_to_private_addresses() -> None:
+    resolver = GuardedResolver(DEFAULT)
+    try:
+        with pytest.raises(UnsafeUrl, match=r"127\.0\.0\.1"):
+            await resolver.resolve("localhost", 80, socket.AF_INET)
+    finally:
+        await resolver.close()
+
+
+async def test_every_redirect_hop_is_checked(services: OfflineServices) -> None:
+    async with image_session(LOCAL) as session:
+        with pytest.raises(UnsafeUrl, match=r"169\.254\.169\.254"):
+            await download_image(session, f"{services.image_base_url}/hostile/redirect-metadata", LOCAL)
+        with pytest.raises(ImageRejected, match="redirecionamentos demais"):
+            await download_image(session, f"{services.image_base_url}/hostile/redirect-loop", LOCAL)
+        data = await download_image(session, f"{services.image_base_url}/hostile/redirect-ok", LOCAL)
+        assert data.startswith(b"\xff\xd8")
+
+
+async def test_size_cap_while_streaming(services: OfflineServices) -> None:
+    async with image_session(LOCAL) as session:
+        with pytest.raises(ImageRejected, match="grande demais"):
+            await download_image(session, f"{services.image_base_url}/hostile/huge", LOCAL)
+        with pytest.raises(ImageRejected, match="grande demais"):
+            await download_image(session, f"{services.image_base_url}/hostile/huge-chunked", LOCAL)
+
+
+async def test_timeout_and_http_errors_are_reasons_not_crashes(services: OfflineServices) -> None:
+    services.image_host.slow_seconds = 5
+    policy = FetchPolicy.from_allow_list("127.0.0.1", timeout_seconds=0.5)
+    async with image_session(policy) as session:
+        with pytest.raises(ImageRejected, match="tempo esgotado"):
+            await download_image(session, f"{services.image_base_url}/hostile/slow", policy)
+        with pytest.raises(ImageRejected, match="HTTP 404"):
+            await download_image(session, f"{services.image_base_url}/hostile/nope", policy)

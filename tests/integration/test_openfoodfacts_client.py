@@ -1,0 +1,73 @@
+"""OpenFoodFactsClient against the OFF stand-in: User-Agent, not found, throttling, faults."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from worker.offline.services import OfflineServices
+from worker.ratelimit import HostRateLimiter
+from worker.stages.openfoodfacts import OffUnavailable, OpenFoodFactsClient
+
+UA = "Imagefill/0.1 (testes@example.com)"
+
+
+@pytest.fixture
+async def off_client(services: OfflineServices, tmp_path: Path) -> AsyncIterator[OpenFoodFactsClient]:
+    async with aiohttp.ClientSession() as session:
+        yield OpenFoodFactsClient(
+            session,
+            base_url=services.off_base_url,
+            user_agent=UA,
+            limiter=HostRateLimiter(tmp_path, "off", 60_000),
+            timeout_seconds=2,
+            max_retries=2,
+            backoff_base_seconds=0.01,
+        )
+
+
+async def test_found_product_and_user_agent(
+    off_client: OpenFoodFactsClient, services: OfflineServices
+) -> None:
+    product = await off_client.fetch_from_open_food_facts("5601077161035")
+    assert product is not None and product.name == "Special reserve porto"
+    assert product.candidates[0].url.startswith(services.image_base_url)
+    assert services.off is not None
+    assert services.off.requests_for("5601077161035")[0].user_agent == UA
+
+
+async def test_not_found_is_an_answer(off_client: OpenFoodFactsClient) -> None:
+    assert await off_client.fetch_from_open_food_facts("7894900011517") is None
+
+
+async def test_429_then_success_honours_retry_after(
+    off_client: OpenFoodFactsClient, services: OfflineServices
+) -> None:
+    assert services.off is not None
+    services.off.fail_next("22007377", 429, times=1, retry_after="1")
+    services.off.fail_next("22007377", 503, times=1)
+    started = time.monotonic()
+    product = await off_client.fetch_from_open_food_facts("22007377")
+    assert product is not None
+    assert len(services.off.requests_for("22007377")) == 3
+    assert time.monotonic() - started >= 0.9, "Retry-After: 1 must be waited out"
+
+
+async def test_persistent_500_raises_off_unavailable(
+    off_client: OpenFoodFactsClient, services: OfflineServices
+) -> None:
+    assert services.off is not None
+    services.off.always_fail["22007377"] = 500
+    with pytest.raises(OffUnavailable, match="HTTP 500"):
+        await off_client.fetch_from_open_food_facts("22007377")
+    assert len(services.off.requests_for("22007377")) == 3
+
+
+@pytest.mark.parametrize("bad", ["", "abc", "123", "7894900011517; drop table", "../../etc/passwd"])
+async def test_invalid_ean_is_refused_before_any_request(off_client: OpenFoodFactsClient, bad: str) -> None:
+    with pytest.raises(ValueError, match="EAN inválido"):
+        await off_client.fetch_from_open_food_facts(bad)
