@@ -229,11 +229,9 @@ begin
   perform imagefill.as_automation(true);
 
   if v_job.kind = 'enrich' and v_job.payload ? 'gtin' and v_job.payload ->> 'gtin' is distinct from v_product.gtin then
-    -- The EAN changed while we worked: this result belongs to the old code. Start over.
+    -- The EAN changed while we worked: this result belongs to the old code. Start over (the
+    -- new job is queued below, once this one no longer holds the product's active slot).
     v_outcome := 'stale';
-    insert into public.image_jobs (product_id, kind, payload, batch_id)
-    values (v_job.product_id, 'enrich', jsonb_build_object('gtin', v_product.gtin), v_job.batch_id)
-    on conflict (product_id, kind) where status in ('queued', 'running') do nothing;
   elsif v_job.kind = 'enrich' and v_product.image_status = 'ok' and v_product.image_reviewed_by is not null
         and not coalesce((v_job.payload ->> 'force')::boolean, false) then
     -- A person approved an image while we worked: automation never overwrites that.
@@ -262,6 +260,12 @@ begin
          finished_at = now(), updated_at = now()
    where id = v_job.id
   returning * into v_job;
+
+  if v_outcome = 'stale' and v_product.gtin is not null then
+    insert into public.image_jobs (product_id, kind, payload, batch_id)
+    values (v_job.product_id, 'enrich', jsonb_build_object('gtin', v_product.gtin), v_job.batch_id)
+    on conflict (product_id, kind) where status in ('queued', 'running') do nothing;
+  end if;
 
   perform imagefill.as_automation(false);
   return v_job;

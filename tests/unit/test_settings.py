@@ -1,0 +1,55 @@
+"""Settings: every one documented in .env.example; bad values named in one line."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.harness import ROOT
+from worker.settings import Settings, SettingsError, load_settings
+
+
+def test_every_setting_is_documented_in_env_example() -> None:
+    documented = set(
+        re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.MULTILINE)
+    )
+    expected = {name.upper() for name in Settings.model_fields}
+    assert expected - documented == set()
+
+
+def test_bad_values_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://x@127.0.0.1/db")
+    monkeypatch.setenv("STORAGE_BACKEND", "local")
+    monkeypatch.setenv("IMAGE_CONFIDENCE_THRESHOLD", "1.5")
+    monkeypatch.setenv("OFF_BASE_URL", "not a url")
+    with pytest.raises(SettingsError) as error:
+        load_settings()
+    message = str(error.value)
+    assert "\n" not in message
+    assert "IMAGE_CONFIDENCE_THRESHOLD" in message and "OFF_BASE_URL" in message
+
+
+def test_supabase_storage_needs_its_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://x@127.0.0.1/db")
+    monkeypatch.delenv("SUPABASE_URL", raising=False)
+    with pytest.raises(SettingsError, match="SUPABASE_URL"):
+        load_settings(storage_backend="supabase")
+
+
+def test_transaction_pooler_is_detected() -> None:
+    settings = load_settings(
+        database_url="postgresql://u@aws-0-sa-east-1.pooler.supabase.com:6543/postgres",
+        storage_backend="local",
+    )
+    assert settings.uses_transaction_pooler
+    assert not load_settings(
+        database_url="postgresql://u@db.x.supabase.co:5432/postgres", storage_backend="local"
+    ).uses_transaction_pooler
+
+
+def test_secrets_do_not_leak_through_repr() -> None:
+    settings = load_settings(
+        database_url="postgresql://u@h/db", storage_backend="local", openai_api_key="sk-secret-value"
+    )
+    assert "sk-secret-value" not in repr(settings)
