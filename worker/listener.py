@@ -13,17 +13,18 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import Callable
-from types import TracebackType
 from typing import Any
 
 import asyncpg
 from loguru import logger
 
+from worker.lifetimes import BackgroundTask
+
 JOBS_CHANNEL = "imagefill_jobs"
 PROBE_CHANNEL = "imagefill_probe"
 
 
-class JobListener:
+class JobListener(BackgroundTask):
     def __init__(
         self,
         dsn: str,
@@ -34,36 +35,28 @@ class JobListener:
         reconnect_delay: float = 1.0,
         listen_supported: bool = True,
     ) -> None:
+        super().__init__()
         self._dsn = dsn
         self._on_wake = on_wake
         self._probe_interval = probe_interval
         self._probe_timeout = probe_timeout
         self._reconnect_delay = reconnect_delay
         self._listen_supported = listen_supported
-        self._task: asyncio.Task[None] | None = None
         self._probe_token = ""
         self._probe_answered = asyncio.Event()
         self._connection_lost = asyncio.Event()
         self.connected = False
         self.connections = 0  # how many times a LISTEN connection was (re)established
 
-    async def __aenter__(self) -> JobListener:
+    task_name = "imagefill-listener"
+
+    def _should_start(self) -> bool:
         if not self._listen_supported:
             logger.bind(component="listener").warning(
                 "listen_unavailable: DATABASE_URL usa o transaction pooler (porta 6543), que não suporta "
                 "LISTEN; usando só polling. Use a conexão direta ou o session pooler para reagir na hora."
             )
-        else:
-            self._task = asyncio.create_task(self._run(), name="imagefill-listener")
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        return self._listen_supported
 
     async def _run(self) -> None:
         log = logger.bind(component="listener")

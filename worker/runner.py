@@ -16,7 +16,6 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from types import TracebackType
 from uuid import UUID
 
 import aiohttp
@@ -25,6 +24,7 @@ from loguru import logger
 
 from worker.health import HealthServer
 from worker.images import FetchPolicy, image_session
+from worker.lifetimes import BackgroundTask
 from worker.listener import JobListener
 from worker.pipeline import PermanentJobError, Pipeline
 from worker.queue import ClaimedJob, JobKind, JobQueue, LeaseLost
@@ -52,26 +52,16 @@ class RunnerStats:
     last_claim_at: float | None = None
 
 
-class LeaseKeeper:
+class LeaseKeeper(BackgroundTask):
     """Renews the leases of every running job in one round trip, a few times per lease period.
     A job whose lease was taken by another worker is cancelled: its result would be refused."""
 
+    task_name = "imagefill-leases"
+
     def __init__(self, runner: Runner, interval: float) -> None:
+        super().__init__()
         self._runner = runner
         self._interval = interval
-        self._task: asyncio.Task[None] | None = None
-
-    async def __aenter__(self) -> LeaseKeeper:
-        self._task = asyncio.create_task(self._run(), name="imagefill-leases")
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
 
     async def _run(self) -> None:
         while True:

@@ -112,17 +112,12 @@ class OpenFoodFactsStandIn:
         return None
 
     async def _product_v0(self, request: web.Request) -> web.Response:
-        code = request.match_info["code"]
-        self.requests.append(RecordedRequest(code, request.headers.get("User-Agent", ""), time.time()))
-        await self._delay(code)
-        if (fault := self._fault(code)) is not None:
-            return fault
-        product = self._lookup(code)
-        if product is None:
-            return web.json_response({**self._not_found_template, "code": code})
-        return web.json_response(product)
+        return await self._answer(request, not_found_status=200)  # v0: status 0 in a 200 body
 
     async def _product_v2(self, request: web.Request) -> web.Response:
+        return await self._answer(request, not_found_status=404)
+
+    async def _answer(self, request: web.Request, not_found_status: int) -> web.Response:
         code = request.match_info["code"]
         self.requests.append(RecordedRequest(code, request.headers.get("User-Agent", ""), time.time()))
         await self._delay(code)
@@ -130,5 +125,5 @@ class OpenFoodFactsStandIn:
             return fault
         product = self._lookup(code)
         if product is None:
-            return web.json_response({**self._not_found_template, "code": code}, status=404)
+            return web.json_response({**self._not_found_template, "code": code}, status=not_found_status)
         return web.json_response(product)
