@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint unit clean
+.PHONY: setup demo test lint bench clean
 
 setup: $(VENV)/.installed node_modules/.installed
 	@bash scripts/install-system-deps.sh
@@ -31,3 +31,6 @@ test: lint
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache
+
+bench: setup
+	$(PY) -m bench.bench_enqueue --rows 10000 --repeat 5
