@@ -169,3 +169,23 @@ async def test_transaction_pooler_falls_back_to_polling(
         warning = next(json.loads(line) for line in worker.log().splitlines() if "listen_unavailable" in line)
         assert "6543" in warning["text"] and warning["record"]["level"]["name"] == "WARNING"
         assert await asyncio.to_thread(worker.stop) == 0
+
+
+async def test_a_job_longer_than_its_lease_keeps_it(
+    start_worker: Callable[..., WorkerProcess], db_conn: asyncpg.Connection, services: OfflineServices
+) -> None:
+    """The lease keeper renews the lease: a second worker never reclaims a job that is alive."""
+    assert services.off is not None
+    services.off.delays["8424259826051"] = 14  # longer than the 10 s lease
+    first = start_worker(WORKER_LEASE_SECONDS="10", OFF_TIMEOUT_SECONDS="30")
+    start_worker(WORKER_LEASE_SECONDS="10", OFF_TIMEOUT_SECONDS="30", WORKER_POLL_SECONDS="0.2")
+    product_id = await db_conn.fetchval(
+        "insert into public.products (name, ean) values ('Soja', '8424259826051') returning id"
+    )
+    await wait_until(lambda: _reviewed(db_conn, product_id), within=60)
+    job = await db_conn.fetchrow(
+        "select attempts, status::text from public.image_jobs where product_id = $1", product_id
+    )
+    assert (job["attempts"], job["status"]) == (1, "done")
+    assert len(services.off.requests_for("8424259826051")) == 1, "nobody else started the same job"
+    assert first.health()["leases_lost"] == 0
