@@ -173,26 +173,26 @@ class Runner:
             self.stats.leases_lost += 1
             log.bind(ms=_ms(started)).warning("lease_lost_on_finish")
         except Exception as exc:
-            await self._fail(job, exc, log, started)
+            await self._fail(job, exc, started)
         finally:
             self.active.pop(job_id, None)
             self._lost.discard(job_id)
             self._wake.set()
 
-    async def _fail(self, job: ClaimedJob, exc: Exception, log: object, started: float) -> None:
+    async def _fail(self, job: ClaimedJob, exc: Exception, started: float) -> None:
+        known = isinstance(exc, PermanentJobError | OffUnavailable | StorageFailed | ValueError)
         permanent = isinstance(exc, PermanentJobError | ValueError)
-        message = (
-            str(exc)
-            if isinstance(exc, PermanentJobError | OffUnavailable | StorageFailed | ValueError)
-            else (f"erro inesperado: {type(exc).__name__}: {exc}")
-        )
+        message = str(exc) if known else f"erro inesperado: {type(exc).__name__}: {exc}"
         bound = logger.bind(job_id=str(job.job_id), product_id=job.product_id, error=message, ms=_ms(started))
-        if not isinstance(exc, PermanentJobError | OffUnavailable | StorageFailed | ValueError):
+        if not known:
             bound.opt(exception=exc).error("job_crashed")
         try:
             status = await self.queue.fail(job, message, retryable=not permanent)
         except LeaseLost:
             self.stats.leases_lost += 1
+            return
+        except Exception as db_exc:  # the lease will expire and another worker will retry the job
+            bound.bind(db_error=f"{type(db_exc).__name__}: {db_exc}").error("fail_not_recorded")
             return
         if status == "queued":
             self.stats.retried += 1
