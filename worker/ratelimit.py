@@ -24,7 +24,7 @@ class HostRateLimiter:
         self.interval = 60.0 / per_minute
 
     def reserve(self) -> float:
-        """Reserves the next slot; returns how many seconds to wait for it."""
+        """Reserves the next free slot and returns it (a `time.time()` instant)."""
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
@@ -38,11 +38,14 @@ class HostRateLimiter:
             os.lseek(fd, 0, os.SEEK_SET)
             os.ftruncate(fd, 0)
             os.write(fd, repr(slot + self.interval).encode())
-            return slot - now
+            return slot
         finally:
             os.close(fd)  # closing the descriptor releases the lock
 
-    async def acquire(self) -> None:
-        wait = self.reserve()
+    async def acquire(self) -> float:
+        """Waits for this caller's slot; returns the slot instant."""
+        slot = self.reserve()
+        wait = slot - time.time()
         if wait > 0:
             await asyncio.sleep(wait)
+        return slot
