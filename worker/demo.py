@@ -38,6 +38,8 @@ async def seed_demo_catalogue(conn: asyncpg.Connection) -> None:
 
 async def run_demo(console: Console) -> int:
     started = time.monotonic()
+    if not console.is_terminal:
+        console.width = max(console.width, 150)  # a log file has room for the whole table
     configure_logging(json_output=False, level="WARNING")
     console.print("[bold]Imagefill — demonstração offline[/bold]")
     storage_dir = await asyncio.to_thread(_fresh_storage_dir)
@@ -83,8 +85,6 @@ async def run_demo(console: Console) -> int:
         finally:
             await conn.close()
 
-    if not console.is_terminal:
-        console.width = max(console.width, 150)
     table = Table("produto", "EAN", "status", "origem", "candidatas", "imagem", title="Resultado por produto")
     for row in rows:
         table.add_row(

@@ -124,7 +124,9 @@ async def test_claim_is_served_by_the_partial_index_on_a_large_queue(templates: 
             set client_min_messages = notice;
             """
         )
-        claimed = await conn.fetch("select * from imagefill.claim_image_jobs('explain', 5, 60)")
+        claimed = await conn.fetch(
+            "select * from imagefill.claim_image_jobs('explain', 5, 60, '{enrich,approve}')"
+        )
         assert len(claimed) == 5
         plan_text = "\n".join(plans)
         claim_plans = [p for p in plans if "image_jobs" in p and "skip locked" in p.lower()]
