@@ -26,6 +26,8 @@ async def test_two_workers_never_process_one_job_twice(
     for code in codes:
         services.off.delays[code] = 0.1
     workers = [start_worker(), start_worker()]
+    for worker in workers:  # both must be listening before the work arrives, or one may take it all
+        await wait_until(lambda w=worker: _health_says(w, listener_connected=True), within=60)
     await db_conn.executemany(
         "insert into public.products (name, ean) values ($1, $2)", [(f"Produto {c}", c) for c in codes]
     )
@@ -178,7 +180,9 @@ async def test_a_job_longer_than_its_lease_keeps_it(
     assert services.off is not None
     services.off.delays["8424259826051"] = 14  # longer than the 10 s lease
     first = start_worker(WORKER_LEASE_SECONDS="10", OFF_TIMEOUT_SECONDS="30")
-    start_worker(WORKER_LEASE_SECONDS="10", OFF_TIMEOUT_SECONDS="30", WORKER_POLL_SECONDS="0.2")
+    second = start_worker(WORKER_LEASE_SECONDS="10", OFF_TIMEOUT_SECONDS="30", WORKER_POLL_SECONDS="0.2")
+    for worker in (first, second):
+        await wait_until(lambda w=worker: _health_says(w, listener_connected=True), within=60)
     product_id = await db_conn.fetchval(
         "insert into public.products (name, ean) values ('Soja', '8424259826051') returning id"
     )
