@@ -25,7 +25,6 @@ class BatchReport:
     needs_review: int
     error: int
     waiting_retry: int
-    processed_here: bool
 
     @property
     def processed(self) -> int:
@@ -59,7 +58,6 @@ async def run_backfill(
     console: Console,
     *,
     in_process: bool | None = None,
-    show_progress: bool = True,
 ) -> BatchReport:
     conn = await asyncpg.connect(settings.database_url)
     try:
@@ -68,7 +66,7 @@ async def run_backfill(
             console.print(
                 "Nenhum produto para processar: todos têm imagem, estão na fila ou têm EAN inválido."
             )
-            return BatchReport(None, 0, 0, 0, 0, 0, False)
+            return BatchReport(None, 0, 0, 0, 0, 0)
         batch_id = UUID(batch["batch_id"])
         console.print(
             f"Lote {batch_id}: {batch['enqueued']} produtos"
@@ -76,7 +74,7 @@ async def run_backfill(
         )
         if in_process is None:
             in_process = await running_workers(conn) == 0
-        with _progress_bar(console, show_progress) as progress:
+        with _progress_bar(console) as progress:
             task = progress.add_task("processando", total=batch["enqueued"])
 
             async def done() -> bool:
@@ -87,7 +85,7 @@ async def run_backfill(
             if in_process:
                 async with (
                     open_worker(settings) as runner,
-                    LeaseKeeper(runner, max(settings.worker_lease_seconds / 3, 1)),
+                    LeaseKeeper(runner),
                 ):
                     await runner.run(until_idle=done)
             else:
@@ -104,20 +102,18 @@ async def run_backfill(
             int(final["needs_review"]),
             int(final["error"]),
             int(final["queued"]),
-            in_process,
         )
     finally:
         await conn.close()
 
 
-def _progress_bar(console: Console, enabled: bool) -> Progress:
+def _progress_bar(console: Console) -> Progress:
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         console=console,
-        disable=not enabled,
         transient=False,
     )
 

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import sys
+import time
 
 from loguru import logger
+
+
+def elapsed_ms(started: float) -> int:
+    """Milliseconds since a `time.monotonic()` reading, for the `ms` field of log events."""
+    return round((time.monotonic() - started) * 1000)
 
 
 def configure_logging(json_output: bool | None = None, level: str = "INFO") -> None:

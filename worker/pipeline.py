@@ -17,6 +17,7 @@ import aiohttp
 from loguru import logger
 
 from worker.images import FetchPolicy, ImageRejected, NormalizedImage, download_image, normalize_image
+from worker.logs import elapsed_ms
 from worker.queue import Candidate, ClaimedJob, JobOutcome, StageEvent
 from worker.stages.image_search import ImageSearch
 from worker.stages.openai_judge import ImageJudge, ProductFacts
@@ -105,7 +106,7 @@ class Pipeline:
             outcome.events.append(StageEvent("openfoodfacts", "skipped", {"reason": "sem GTIN válido"}))
             return None
         product = await self.off.fetch_from_open_food_facts(job.product_gtin)
-        ms = round((time.monotonic() - started) * 1000)
+        ms = elapsed_ms(started)
         if product is None:
             outcome.events.append(
                 StageEvent("openfoodfacts", "not_found", {"gtin": job.product_gtin, "ms": ms})

@@ -157,15 +157,6 @@ class JobQueue:
     async def release(self, job: ClaimedJob, reason: str) -> None:
         await self._call("select imagefill.release_image_job($1, $2, $3)", job.job_id, self.worker_id, reason)
 
-    async def record_event(self, job: ClaimedJob, event: StageEvent) -> None:
-        await self._pool.execute(
-            "select imagefill.record_image_job_event($1, $2, $3, $4::jsonb)",
-            job.job_id,
-            event.stage,
-            event.outcome,
-            json.dumps(event.detail),
-        )
-
     async def _call(self, sql: str, *args: Any) -> asyncpg.Record | None:
         try:
             return await self._pool.fetchrow(sql, *args)

@@ -26,6 +26,7 @@ from worker.health import HealthServer
 from worker.images import FetchPolicy, image_session
 from worker.lifetimes import BackgroundTask
 from worker.listener import JobListener
+from worker.logs import elapsed_ms
 from worker.pipeline import PermanentJobError, Pipeline
 from worker.queue import ClaimedJob, JobKind, JobQueue, LeaseLost
 from worker.ratelimit import HostRateLimiter
@@ -53,15 +54,15 @@ class RunnerStats:
 
 
 class LeaseKeeper(BackgroundTask):
-    """Renews the leases of every running job in one round trip, a few times per lease period.
+    """Renews the leases of every running job in one round trip, three times per lease period.
     A job whose lease was taken by another worker is cancelled: its result would be refused."""
 
     task_name = "imagefill-leases"
 
-    def __init__(self, runner: Runner, interval: float) -> None:
+    def __init__(self, runner: Runner) -> None:
         super().__init__()
         self._runner = runner
-        self._interval = interval
+        self._interval = max(runner.queue.lease_seconds / 3, 1.0)
 
     async def _run(self) -> None:
         while True:
@@ -99,7 +100,6 @@ class Runner:
         self.stats = RunnerStats()
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
-        self._lost: set[UUID] = set()
         self._handing_back: set[UUID] = set()
 
     def wake(self, reason: str = "") -> None:
@@ -118,7 +118,6 @@ class Runner:
     def lease_lost(self, job_id: UUID) -> None:
         entry = self.active.get(job_id)
         if entry is not None:
-            self._lost.add(job_id)
             self.stats.leases_lost += 1
             logger.bind(job_id=str(job_id)).warning("lease_lost")
             entry[1].cancel()
@@ -163,7 +162,7 @@ class Runner:
             outcome = await self.pipeline.run(job)
             await self.queue.complete(job, outcome)
             self.stats.completed += 1
-            log.bind(outcome=outcome.image_status, ms=_ms(started)).info("job_done")
+            log.bind(outcome=outcome.image_status, ms=elapsed_ms(started)).info("job_done")
         except asyncio.CancelledError:
             if job_id in self._handing_back:
                 await self._release(job, "worker encerrado antes de terminar o job")
@@ -171,19 +170,21 @@ class Runner:
             raise
         except LeaseLost:
             self.stats.leases_lost += 1
-            log.bind(ms=_ms(started)).warning("lease_lost_on_finish")
+            log.bind(ms=elapsed_ms(started)).warning("lease_lost_on_finish")
         except Exception as exc:
             await self._fail(job, exc, started)
         finally:
             self.active.pop(job_id, None)
-            self._lost.discard(job_id)
+            self._handing_back.discard(job_id)
             self._wake.set()
 
     async def _fail(self, job: ClaimedJob, exc: Exception, started: float) -> None:
         known = isinstance(exc, PermanentJobError | OffUnavailable | StorageFailed | ValueError)
         permanent = isinstance(exc, PermanentJobError | ValueError)
         message = str(exc) if known else f"erro inesperado: {type(exc).__name__}: {exc}"
-        bound = logger.bind(job_id=str(job.job_id), product_id=job.product_id, error=message, ms=_ms(started))
+        bound = logger.bind(
+            job_id=str(job.job_id), product_id=job.product_id, error=message, ms=elapsed_ms(started)
+        )
         if not known:
             bound.opt(exception=exc).error("job_crashed")
         try:
@@ -214,19 +215,15 @@ class Runner:
         """Grace period for in-flight jobs, then hand back whatever is still running."""
         if not self.active:
             return
-        tasks = [task for _, task in self.active.values()]
-        _, pending = await asyncio.wait(tasks, timeout=self.grace_seconds)
-        for task in pending:
-            for job_id, (_, job_task) in list(self.active.items()):
-                if job_task is task:
-                    self._handing_back.add(job_id)
-            task.cancel()
+        _, pending = await asyncio.wait(
+            [task for _, task in self.active.values()], timeout=self.grace_seconds
+        )
+        for job_id, (_, task) in list(self.active.items()):
+            if task in pending:
+                self._handing_back.add(job_id)
+                task.cancel()
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
-
-
-def _ms(started: float) -> int:
-    return round((time.monotonic() - started) * 1000)
 
 
 def build_store(settings: Settings) -> ImageStore:
@@ -315,7 +312,7 @@ async def run_worker(settings: Settings, *, once: bool = False) -> RunnerStats:
         # Listed in this order so they close in reverse: the health server first, the lease
         # keeper last (leases must stay alive while in-flight jobs finish).
         async with (
-            LeaseKeeper(runner, interval=max(settings.worker_lease_seconds / 3, 1.0)),
+            LeaseKeeper(runner),
             JobListener(
                 settings.database_url, runner.wake, listen_supported=not settings.uses_transaction_pooler
             ) as listener,

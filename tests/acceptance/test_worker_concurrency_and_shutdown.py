@@ -82,15 +82,7 @@ async def test_sigterm_mid_job_hands_the_job_back(
     services.off.delays.pop("5601077161035")
     start_worker()
 
-    async def reviewed() -> bool:
-        return (
-            await db_conn.fetchval(
-                "select image_status = 'needs_review' from public.products where id = $1", product_id
-            )
-            is True
-        )
-
-    await wait_until(reviewed)
+    await wait_until(lambda: _reviewed(db_conn, product_id))
 
 
 async def test_listener_comes_back_after_pg_terminate_backend(
