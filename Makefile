@@ -1,24 +1,40 @@
 # Imagefill: `make demo` runs the worker on the embedded default, `make test` runs every test.
+# Each target installs only what it needs, and nothing at all when it is already there.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup setup-demo system-deps-demo system-deps-test demo test lint bench clean
 
-setup: $(VENV)/.installed node_modules/.installed
-	@bash scripts/install-system-deps.sh
+# What `make demo` needs: the runtime package and PostgreSQL.
+setup-demo: system-deps-demo $(VENV)/.installed-runtime
 
-$(VENV)/.installed: pyproject.toml
+# What `make test` needs on top: test tools, pgTAP's pg_prove, the Supabase CLI.
+setup: system-deps-test $(VENV)/.installed-dev node_modules/.installed
+
+system-deps-demo:
+	@bash scripts/install-system-deps.sh demo
+
+system-deps-test:
+	@bash scripts/install-system-deps.sh test
+
+$(VENV)/bin/python:
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+
+$(VENV)/.installed-runtime: pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install -q -e .
 	@touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $@ $(VENV)/.installed-runtime
 
 node_modules/.installed: package.json package-lock.json
 	npm install --no-audit --no-fund --loglevel=error
 	@touch $@
 
-demo: setup
+demo: setup-demo
 	$(BIN)/imagefill demo
 
 lint: setup

@@ -79,10 +79,13 @@ class RenderedMigration:
 def render_migrations(table: CatalogueTable | None = None) -> list[RenderedMigration]:
     tokens = (table or CatalogueTable()).tokens()
     rendered = []
-    for index, template in enumerate(sorted(TEMPLATE_DIR.glob("*.sql"))):
-        concern = template.stem.split("_", 1)[1]
+    for template in sorted(TEMPLATE_DIR.glob("*.sql")):
+        number, concern = template.stem.split("_", 1)
+        # The version comes from the template's own number (01 → …100), so adding a template
+        # never renumbers the ones a database has already recorded.
+        version = MIGRATION_VERSION_BASE + int(number) - 1
         text = _substitute(template.read_text(), tokens, template.name)
-        rendered.append(RenderedMigration(f"{MIGRATION_VERSION_BASE + index}_imagefill_{concern}.sql", text))
+        rendered.append(RenderedMigration(f"{version}_imagefill_{concern}.sql", text))
     return rendered
 
 

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 
 from tests.harness import ROOT, Templates
+from worker.offline.system_deps import system_file
 
 
 def test_pgtap_suite_passes(templates: Templates) -> None:
     db = templates.fresh_database()
     db.cluster.psql("create extension if not exists pgtap with schema extensions", dbname=db.name)
-    pg_prove = shutil.which("pg_prove")
-    assert pg_prove, "pg_prove ausente: rode `make setup` (instala postgresql-15-pgtap)"
+    pg_prove = str(system_file("pg_prove"))
     files = sorted(str(p) for p in (ROOT / "supabase" / "tests").glob("*.test.sql"))
     assert len(files) >= 5
     result = subprocess.run(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -53,3 +54,43 @@ def test_secrets_do_not_leak_through_repr() -> None:
         database_url="postgresql://u@h/db", storage_backend="local", openai_api_key="sk-secret-value"
     )
     assert "sk-secret-value" not in repr(settings)
+
+
+def _optional_settings() -> list[str]:
+    return [name for name, field in Settings.model_fields.items() if not field.is_required()]
+
+
+@pytest.mark.parametrize("name", _optional_settings())
+def test_an_empty_optional_setting_means_not_set(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    """`NAME=` as copied from .env.example behaves exactly like leaving NAME out."""
+    monkeypatch.setenv("DATABASE_URL", "postgresql://x@127.0.0.1/db")
+    monkeypatch.setenv("STORAGE_BACKEND", "local")
+    baseline = load_settings(_env_file=None)
+    if name.upper() not in ("DATABASE_URL", "STORAGE_BACKEND"):
+        monkeypatch.setenv(name.upper(), "")
+    assert getattr(load_settings(_env_file=None), name) == getattr(baseline, name)
+
+
+def test_empty_values_in_a_dotenv_file_mean_not_set(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The same through a `.env` file: every optional setting present and empty, as users copy it."""
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name.upper(), raising=False)
+    env_file = tmp_path / ".env"
+    lines = ["DATABASE_URL=postgresql://x@127.0.0.1/db", "STORAGE_BACKEND=local"]
+    lines += [f"{name.upper()}=" for name in _optional_settings() if name != "storage_backend"]
+    env_file.write_text("\n".join(lines) + "\n")
+    settings = load_settings(_env_file=env_file)
+    defaults = Settings.model_construct()
+    for name in _optional_settings():
+        if name != "storage_backend":
+            assert getattr(settings, name) == getattr(defaults, name), name
+    assert settings.worker_health_port is None
+
+
+def test_an_empty_required_setting_is_reported_as_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "")
+    monkeypatch.setenv("STORAGE_BACKEND", "local")
+    with pytest.raises(SettingsError, match="DATABASE_URL: obrigatória e não definida"):
+        load_settings(_env_file=None)

@@ -16,7 +16,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-PG_BIN = Path(os.environ.get("IMAGEFILL_PG_BIN", "/usr/lib/postgresql/15/bin"))
+from worker.offline.system_deps import MissingSystemDependency, system_file
+
 SUPERUSER = "supabase_admin"
 PLATFORM_STANDIN_SQL = (
     Path(__file__).resolve().parents[2] / "supabase" / "platform-standin" / "supabase_platform.sql"
@@ -35,8 +36,7 @@ def free_port() -> int:
 
 def _as_cluster_owner(cmd: list[str]) -> list[str]:
     if os.geteuid() == 0:
-        runuser = shutil.which("runuser") or "/usr/sbin/runuser"  # /usr/sbin is not always on PATH
-        return [runuser, "-u", "postgres", "--", *cmd]
+        return [str(system_file("runuser")), "-u", "postgres", "--", *cmd]
     return cmd
 
 
@@ -57,18 +57,17 @@ class LocalPostgres:
         return f"postgresql://{user}@127.0.0.1:{self.port}/{dbname}"
 
     def start(self) -> LocalPostgres:
-        if not (PG_BIN / "initdb").exists():
-            raise LocalPostgresError(
-                f"PostgreSQL 15 não encontrado em {PG_BIN}: instale com "
-                "`apt-get install -y postgresql-15` (ou rode `make setup`)."
-            )
+        try:
+            initdb = system_file("initdb")
+        except MissingSystemDependency as exc:
+            raise LocalPostgresError(str(exc)) from None
         self._dir = Path(tempfile.mkdtemp(prefix="imagefill-pg-", dir=self.base_dir))
         os.chmod(self._dir, 0o755)
         if os.geteuid() == 0:
             shutil.chown(self._dir, "postgres", "postgres")
         self._run(
             [
-                str(PG_BIN / "initdb"),
+                str(initdb),
                 "-D",
                 str(self.data_dir),
                 "-U",
@@ -92,7 +91,7 @@ class LocalPostgres:
         )
         self._run(
             [
-                str(PG_BIN / "pg_ctl"),
+                str(system_file("pg_ctl")),
                 "-D",
                 str(self.data_dir),
                 "-o",
@@ -111,7 +110,7 @@ class LocalPostgres:
         if self.data_dir.exists():
             subprocess.run(
                 _as_cluster_owner(
-                    [str(PG_BIN / "pg_ctl"), "-D", str(self.data_dir), "-m", "immediate", "stop"]
+                    [str(system_file("pg_ctl")), "-D", str(self.data_dir), "-m", "immediate", "stop"]
                 ),
                 capture_output=True,
                 check=False,
@@ -128,7 +127,7 @@ class LocalPostgres:
         user: str = SUPERUSER,
     ) -> str:
         """Runs SQL through `psql` (needed for files with psql meta-commands and for pg_prove parity)."""
-        cmd = [str(PG_BIN / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", self.dsn(dbname, user)]
+        cmd = [str(system_file("psql")), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", self.dsn(dbname, user)]
         if file is not None:
             cmd += ["-f", str(file)]
         if sql is not None:
