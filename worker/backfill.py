@@ -118,18 +118,24 @@ def _progress_bar(console: Console) -> Progress:
     )
 
 
+# `imagefill status` queries; each has a partial index for its predicate (50_panel_queries.sql),
+# and tests/integration/test_panel_query_plans.py checks the plans.
+OLDEST_QUEUED_SQL = (
+    "select id, product_id::text, created_at, now() - created_at as age from public.image_jobs"
+    " where status = 'queued' order by created_at limit 1"
+)
+FAILURES_SQL = (
+    "select coalesce(last_error, '(sem mensagem)') as last_error, count(*) as jobs"
+    " from public.image_jobs where status = 'failed' group by 1 order by 2 desc, 1 limit 10"
+)
+
+
 async def catalogue_status(database_url: str) -> dict[str, Any]:
     conn = await asyncpg.connect(database_url)
     try:
         overall = json.loads(await conn.fetchval("select public.image_backfill_progress(null)"))
-        oldest = await conn.fetchrow(
-            "select id, product_id::text, created_at, now() - created_at as age from public.image_jobs"
-            " where status = 'queued' order by created_at limit 1"
-        )
-        failures = await conn.fetch(
-            "select coalesce(last_error, '(sem mensagem)') as last_error, count(*) as jobs"
-            " from public.image_jobs where status = 'failed' group by 1 order by 2 desc, 1 limit 10"
-        )
+        oldest = await conn.fetchrow(OLDEST_QUEUED_SQL)
+        failures = await conn.fetch(FAILURES_SQL)
         return {
             "overall": overall,
             "oldest_queued": dict(oldest) if oldest else None,

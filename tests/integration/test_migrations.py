@@ -31,10 +31,17 @@ async def test_every_migration_applies_twice(templates: Templates) -> None:
     db = templates.empty_database()
     conn = await asyncpg.connect(db.dsn)
     try:
+        triggers = []
         for _ in range(2):
             for migration in list_migrations(MIGRATIONS):
                 await conn.execute(migration.path.read_text())
-        assert await conn.fetchval("select count(*) from pg_trigger where tgname like 'imagefill_%'") == 3
+            triggers.append(
+                await conn.fetchval("select count(*) from pg_trigger where tgname like 'imagefill\\_%'")
+            )
+        # Enqueue on insert/update, reset on EAN change, and the four panel-counter triggers.
+        assert triggers == [7, 7]
+        # The counters were seeded once, not once per run.
+        assert await conn.fetchval("select count(*) from imagefill.image_tally") == 0
     finally:
         await conn.close()
 

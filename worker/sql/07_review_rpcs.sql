@@ -65,20 +65,21 @@ declare
 begin
   perform imagefill.assert_image_operator();
   if p_batch_id is null then
-    -- The whole catalogue, by the product's image status.
+    -- The whole catalogue from the maintained counters (50_panel_counters): constant time at
+    -- any catalogue size. `queued`/`running` count jobs (a product rarely has two at once).
     select jsonb_build_object(
-             'total', count(*),
-             'queued', count(*) filter (where exists (select 1 from public.image_jobs j
-                         where j.product_id = p.{{col_id}} and j.status = 'queued')),
-             'running', count(*) filter (where exists (select 1 from public.image_jobs j
-                         where j.product_id = p.{{col_id}} and j.status = 'running')),
-             'ok', count(*) filter (where p.image_status = 'ok'),
-             'needs_review', count(*) filter (where p.image_status = 'needs_review'),
-             'error', count(*) filter (where p.image_status = 'error'),
-             'missing', count(*) filter (where p.image_status in ('missing', 'fetching')),
-             'invalid_ean', count(*) filter (where p.gtin is null and p.image_status <> 'ok'))
+             'total', coalesce(sum(value::bigint) filter (where key like 'products:%'), 0),
+             'queued', coalesce(sum(value::bigint) filter (where key = 'jobs:queued'), 0),
+             'running', coalesce(sum(value::bigint) filter (where key = 'jobs:running'), 0),
+             'ok', coalesce(sum(value::bigint) filter (where key like 'products:ok%'), 0),
+             'needs_review', coalesce(sum(value::bigint) filter (where key like 'products:needs\_review%'), 0),
+             'error', coalesce(sum(value::bigint) filter (where key like 'products:error%'), 0),
+             'missing', coalesce(sum(value::bigint) filter (where key like 'products:missing%'
+                                                                or key like 'products:fetching%'), 0),
+             'invalid_ean', coalesce(sum(value::bigint) filter (where key like 'products:%:no\_gtin'
+                                                                    and key <> 'products:ok:no_gtin'), 0))
       into v_result
-      from {{products}} p;
+      from jsonb_each_text(imagefill.image_counters());
     return v_result;
   end if;
 
@@ -104,7 +105,18 @@ begin
 end
 $$;
 
-create or replace function public.image_review_queue(p_limit integer default 20, p_offset integer default 0)
+-- The pre-cursor signature: dropped so that a call with two arguments is not ambiguous.
+drop function if exists public.image_review_queue(integer, integer);
+
+-- Pages through products in review by key. `p_after` (the last product_id of the previous page)
+-- is the cursor: the page starts right after it, straight from the partial index, as fast on the
+-- last page as on the first. `p_offset` still works (older callers) but costs O(offset).
+-- total_count comes from the maintained counters, not from counting every row in review.
+create or replace function public.image_review_queue(
+  p_limit integer default 20,
+  p_offset integer default 0,
+  p_after {{id_type}} default null
+)
 returns table (
   product_id {{id_type}},
   name text,
@@ -121,6 +133,9 @@ stable
 security definer
 set search_path = ''
 as $$
+declare
+  v_page {{id_type}}[];
+  v_total bigint;
 begin
   perform imagefill.assert_image_operator();
   if p_limit is null or p_limit < 1 or p_limit > 200 then
@@ -129,26 +144,44 @@ begin
   if p_offset is null or p_offset < 0 then
     raise exception 'p_offset não pode ser negativo (recebido: %)', p_offset using errcode = '22023';
   end if;
+
+  -- Two statements rather than `p_after is null or id > p_after`: a cached generic plan could
+  -- not turn that OR into an index condition and would scan from the first key.
+  if p_after is null then
+    v_page := array(select p.{{col_id}} from {{products}} p
+                     where p.image_status = 'needs_review'
+                     order by p.{{col_id}} limit p_limit offset p_offset);
+  else
+    v_page := array(select p.{{col_id}} from {{products}} p
+                     where p.image_status = 'needs_review' and p.{{col_id}} > p_after
+                     order by p.{{col_id}} limit p_limit offset p_offset);
+  end if;
+  select coalesce(sum(value::bigint), 0) into v_total
+    from jsonb_each_text(imagefill.image_counters())
+   where key in ('products:needs_review', 'products:needs_review:no_gtin');
+
   return query
   select p.{{col_id}}, p.{{col_name}}::text, p.{{col_brand}}::text, p.{{col_ean}}::text, p.gtin, p.image_status,
-         -- Live candidates only: best first, one entry per URL, never one a person rejected.
-         coalesce((
-           select jsonb_agg(c.candidate order by (c.candidate ->> 'confidence')::numeric desc nulls last)
-             from (select distinct on (e ->> 'url') e as candidate
-                     from jsonb_array_elements(p.image_candidate_urls) e
-                    where e ->> 'url' is not null
-                      and coalesce((e ->> 'usable')::boolean, true)
-                      and not exists (select 1 from public.image_rejected_candidates r
-                                       where r.product_id = p.{{col_id}} and r.url = e ->> 'url')
-                    order by e ->> 'url', (e ->> 'confidence')::numeric desc nulls last) c
-         ), '[]'::jsonb),
-         (select j.last_error from public.image_jobs j
-           where j.product_id = p.{{col_id}} order by j.updated_at desc limit 1),
-         count(*) over ()
-    from {{products}} p
-   where p.image_status = 'needs_review'
-   order by p.{{col_id}}
-   limit p_limit offset p_offset;
+         coalesce(c.candidates, '[]'::jsonb), j.last_error, v_total
+    from unnest(v_page) with ordinality as k(id, ord)
+    join {{products}} p on p.{{col_id}} = k.id
+    -- Live candidates only: best first, one entry per URL, never one a person rejected.
+    left join lateral (
+      select jsonb_agg(d.candidate order by (d.candidate ->> 'confidence')::numeric desc nulls last) as candidates
+        from (select distinct on (e ->> 'url') e as candidate
+                from jsonb_array_elements(p.image_candidate_urls) e
+                left join public.image_rejected_candidates r
+                  on r.product_id = p.{{col_id}} and r.url = e ->> 'url'
+               where e ->> 'url' is not null
+                 and coalesce((e ->> 'usable')::boolean, true)
+                 and r.url is null
+               order by e ->> 'url', (e ->> 'confidence')::numeric desc nulls last) d
+    ) c on true
+    left join lateral (
+      select x.last_error from public.image_jobs x
+       where x.product_id = p.{{col_id}} order by x.updated_at desc limit 1
+    ) j on true
+   order by k.ord;
 end
 $$;
 
@@ -312,7 +345,7 @@ $$;
 revoke all on function
   public.enqueue_image_backfill(integer),
   public.image_backfill_progress(uuid),
-  public.image_review_queue(integer, integer),
+  public.image_review_queue(integer, integer, {{id_type}}),
   public.approve_product_image({{id_type}}, text),
   public.reject_product_image({{id_type}}, text, boolean),
   public.enqueue_product_image({{id_type}}, boolean)
@@ -320,7 +353,7 @@ from public, anon;
 grant execute on function
   public.enqueue_image_backfill(integer),
   public.image_backfill_progress(uuid),
-  public.image_review_queue(integer, integer),
+  public.image_review_queue(integer, integer, {{id_type}}),
   public.approve_product_image({{id_type}}, text),
   public.reject_product_image({{id_type}}, text, boolean),
   public.enqueue_product_image({{id_type}}, boolean)
