@@ -115,7 +115,9 @@ async def test_review_queue_first_page_without_cursor_keeps_the_old_call(
     first = await conn.fetch("select * from public.image_review_queue(10, 0)")
     plans.clear()
     second = await conn.fetch("select * from public.image_review_queue(10, 10)")
-    by_cursor = await conn.fetch("select * from public.image_review_queue(10, 0, $1)", first[-1]["product_id"])
+    by_cursor = await conn.fetch(
+        "select * from public.image_review_queue(10, 0, $1)", first[-1]["product_id"]
+    )
     assert [r["product_id"] for r in second] == [r["product_id"] for r in by_cursor]
     _assert_flat("\n".join(plans))
 
@@ -167,7 +169,8 @@ async def test_counters_match_a_full_count_after_every_kind_of_change(db: Migrat
               from public.products
             """
         )
-        assert {k: progress[k] for k in truth.keys()} == dict(truth)
+        expected = dict(truth)
+        assert {k: progress[k] for k in expected} == expected
 
     try:
         await check()
@@ -185,9 +188,7 @@ async def test_counters_match_a_full_count_after_every_kind_of_change(db: Migrat
         claimed = await conn.fetch("select * from imagefill.claim_image_jobs('w', 40, 60)")
         await check()
         for job in claimed[:30]:
-            await conn.execute(
-                "select imagefill.complete_image_job($1, 'w', 'needs_review')", job["job_id"]
-            )
+            await conn.execute("select imagefill.complete_image_job($1, 'w', 'needs_review')", job["job_id"])
         for job in claimed[30:]:
             await conn.execute("select imagefill.fail_image_job($1, 'w', 'falhou', false)", job["job_id"])
         await check()
