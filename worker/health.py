@@ -1,26 +1,21 @@
 """A small HTTP endpoint for the process manager: `/health` (200 or 503) and `/metrics`
-(Prometheus text format)."""
+(Prometheus text format). It reads a `WorkerSnapshot` from a callable and knows nothing else of
+the worker."""
 
 from __future__ import annotations
 
 import time
 from types import TracebackType
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 from loguru import logger
 
-if TYPE_CHECKING:
-    from worker.listener import JobListener
-    from worker.runner import Runner
+from worker.stats import SnapshotSource, WorkerSnapshot
 
 
 class HealthServer:
-    def __init__(
-        self, runner: Runner, listener: JobListener, port: int | None, host: str = "127.0.0.1"
-    ) -> None:
-        self._runner = runner
-        self._listener = listener
+    def __init__(self, snapshot: SnapshotSource, port: int | None, host: str = "127.0.0.1") -> None:
+        self._snapshot = snapshot
         self._port = port
         self._host = host
         self._app_runner: web.AppRunner | None = None
@@ -48,43 +43,47 @@ class HealthServer:
         if self._app_runner is not None:
             await self._app_runner.cleanup()
 
-    def _snapshot(self) -> dict[str, object]:
-        stats = self._runner.stats
-        return {
-            "worker_id": self._runner.queue.worker_id,
-            "listener_connected": self._listener.connected,
-            "listener_connections": self._listener.connections,
-            "stopping": self._runner.stopping,
-            "active_jobs": len(self._runner.active),
-            "concurrency": self._runner.concurrency,
-            "uptime_seconds": round(time.time() - stats.started_at, 1),
-            **{k: v for k, v in stats.__dict__.items() if k != "started_at"},
-        }
-
     async def _health(self, _request: web.Request) -> web.Response:
-        snapshot = self._snapshot()
-        healthy = not self._runner.stopping
-        snapshot["status"] = "ok" if healthy else "stopping"
-        return web.json_response(snapshot, status=200 if healthy else 503)
+        snap = self._snapshot()
+        body: dict[str, object] = {
+            "worker_id": snap.worker_id,
+            "listener_connected": snap.listener_connected,
+            "listener_connections": snap.listener_connections,
+            "stopping": snap.stopping,
+            "active_jobs": snap.active_jobs,
+            "concurrency": snap.concurrency,
+            "uptime_seconds": round(time.time() - snap.stats.started_at, 1),
+            **{k: v for k, v in snap.stats.__dict__.items() if k != "started_at"},
+            "status": "stopping" if snap.stopping else "ok",
+        }
+        if snap.loop_lag is not None:
+            body["loop_lag_p99_seconds"] = snap.loop_lag.quantile(0.99)
+        return web.json_response(body, status=503 if snap.stopping else 200)
 
     async def _metrics(self, _request: web.Request) -> web.Response:
-        stats = self._runner.stats
-        lines = [
-            "# TYPE imagefill_jobs_claimed_total counter",
-            f"imagefill_jobs_claimed_total {stats.claimed}",
-            "# TYPE imagefill_jobs_completed_total counter",
-            f"imagefill_jobs_completed_total {stats.completed}",
-            "# TYPE imagefill_jobs_failed_total counter",
-            f"imagefill_jobs_failed_total {stats.failed}",
-            "# TYPE imagefill_jobs_retried_total counter",
-            f"imagefill_jobs_retried_total {stats.retried}",
-            "# TYPE imagefill_jobs_released_total counter",
-            f"imagefill_jobs_released_total {stats.released}",
-            "# TYPE imagefill_leases_lost_total counter",
-            f"imagefill_leases_lost_total {stats.leases_lost}",
-            "# TYPE imagefill_jobs_active gauge",
-            f"imagefill_jobs_active {len(self._runner.active)}",
-            "# TYPE imagefill_listener_connected gauge",
-            f"imagefill_listener_connected {int(self._listener.connected)}",
+        return web.Response(text=render_metrics(self._snapshot()), content_type="text/plain")
+
+
+def render_metrics(snap: WorkerSnapshot) -> str:
+    stats = snap.stats
+    lines = []
+    for name, kind, value in (
+        ("imagefill_jobs_claimed_total", "counter", stats.claimed),
+        ("imagefill_jobs_completed_total", "counter", stats.completed),
+        ("imagefill_jobs_failed_total", "counter", stats.failed),
+        ("imagefill_jobs_retried_total", "counter", stats.retried),
+        ("imagefill_jobs_released_total", "counter", stats.released),
+        ("imagefill_leases_lost_total", "counter", stats.leases_lost),
+        ("imagefill_jobs_active", "gauge", snap.active_jobs),
+        ("imagefill_listener_connected", "gauge", int(snap.listener_connected)),
+    ):
+        lines += [f"# TYPE {name} {kind}", f"{name} {value}"]
+    if snap.loop_lag is not None:
+        name = "imagefill_event_loop_lag_seconds"
+        lines += [
+            f"# HELP {name} How late the event loop ran a 50 ms timer: time a callback blocked it.",
+            f"# TYPE {name} histogram",
         ]
-        return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
+        lines += [f'{name}_bucket{{le="{bound}"}} {count}' for bound, count in snap.loop_lag.cumulative()]
+        lines += [f"{name}_sum {snap.loop_lag.total:.6f}", f"{name}_count {snap.loop_lag.observations}"]
+    return "\n".join(lines) + "\n"

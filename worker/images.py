@@ -10,11 +10,15 @@ side capped, JPEG q85, plus a 256px thumbnail and a content hash.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import ipaddress
+import os
 import socket
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from io import BytesIO
+from types import TracebackType
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -27,6 +31,7 @@ ALLOWED_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
 MAX_PIXELS = 40_000_000  # a 10 MB file may not expand beyond this (decompression bombs)
 MAX_REDIRECTS = 5
 THUMB_SIDE = 256
+JUDGE_SIDE = 512  # what the judge sends to OpenAI (detail "low" reads at most 512 px)
 JPEG_QUALITY = 85
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -179,6 +184,7 @@ class NormalizedImage:
     height: int
     source_format: str
     content_hash: str  # sha256 of main_jpeg, hex
+    judge_jpeg: bytes = b""  # at most JUDGE_SIDE px, made in the same pass for the judge
 
 
 def _sniff_non_image(data: bytes) -> str | None:
@@ -223,11 +229,15 @@ def normalize_image(data: bytes, max_side: int = 1200) -> NormalizedImage:
     rgb = _flatten_on_white(image)
     rgb.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     main = _jpeg(rgb)
-    thumb_image = rgb.copy()
+    # Each smaller copy is resized from the previous one: cheaper than from the main image.
+    judge_image = rgb.copy()
+    judge_image.thumbnail((JUDGE_SIDE, JUDGE_SIDE), Image.Resampling.LANCZOS)
+    thumb_image = judge_image.copy()
     thumb_image.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.Resampling.LANCZOS)
     return NormalizedImage(
         main_jpeg=main,
         thumb_jpeg=_jpeg(thumb_image),
+        judge_jpeg=_jpeg(judge_image),
         width=rgb.width,
         height=rgb.height,
         source_format=ALLOWED_FORMATS[source_format],
@@ -249,3 +259,42 @@ def _jpeg(image: Image.Image) -> bytes:
     # No exif/icc arguments: metadata (GPS, camera, comments) is dropped.
     image.save(out, format="JPEG", quality=JPEG_QUALITY, optimize=True, progressive=True)
     return out.getvalue()
+
+
+def default_image_threads() -> int:
+    """One thread per core this process may use: Pillow releases the GIL while it decodes,
+    resizes and encodes, so threads run in parallel without pickling megabytes to a process."""
+    return max(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, 1)
+
+
+class ImagePool:
+    """Runs `normalize_image` off the event loop, in a thread pool sized to the cores.
+
+    The queue is bounded: at most `threads * 2` images are decoded or waiting in the pool; further
+    callers wait on the loop (cheaply) instead of piling decoded bitmaps into memory. The loop
+    itself only ever awaits a future, so the lease keeper and the listener's probe never wait
+    behind a 12 MP photo.
+    """
+
+    def __init__(self, threads: int | None = None) -> None:
+        self.threads = threads or default_image_threads()
+        self._slots = asyncio.Semaphore(self.threads * 2)
+        self._executor: ThreadPoolExecutor | None = None
+
+    async def __aenter__(self) -> ImagePool:
+        self._executor = ThreadPoolExecutor(self.threads, thread_name_prefix="imagefill-image")
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+
+    async def normalize(self, data: bytes, max_side: int = 1200) -> NormalizedImage:
+        if self._executor is None:
+            raise RuntimeError("ImagePool is not open (use `async with`)")
+        async with self._slots:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._executor, normalize_image, data, max_side)

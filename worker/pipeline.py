@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import aiohttp
 from loguru import logger
 
-from worker.images import FetchPolicy, ImageRejected, NormalizedImage, download_image, normalize_image
+from worker.images import FetchPolicy, ImagePool, ImageRejected, NormalizedImage, download_image
 from worker.logs import elapsed_ms
 from worker.queue import Candidate, ClaimedJob, JobOutcome, StageEvent
 from worker.stages.image_search import ImageSearch
@@ -44,6 +44,7 @@ class Pipeline:
         off: OpenFoodFactsClient,
         image_session: aiohttp.ClientSession,
         fetch_policy: FetchPolicy,
+        image_pool: ImagePool,
         store: ImageStore,
         threshold: float,
         max_side: int = 1200,
@@ -53,6 +54,7 @@ class Pipeline:
         self.off = off
         self.image_session = image_session
         self.fetch_policy = fetch_policy
+        self.image_pool = image_pool
         self.store = store
         self.threshold = threshold
         self.max_side = max_side
@@ -168,7 +170,8 @@ class Pipeline:
 
     async def fetch(self, url: str) -> NormalizedImage:
         data = await download_image(self.image_session, url, self.fetch_policy)
-        return normalize_image(data, self.max_side)
+        # Decode, resize and encode in the pool: tens to hundreds of ms per image, never on the loop.
+        return await self.image_pool.normalize(data, self.max_side)
 
     async def approve(
         self, job: ClaimedJob, outcome: JobOutcome, fetched: FetchedImage, source: str, confidence: float

@@ -15,7 +15,6 @@ import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
 from uuid import UUID
 
 import aiohttp
@@ -23,7 +22,7 @@ import asyncpg
 from loguru import logger
 
 from worker.health import HealthServer
-from worker.images import FetchPolicy, image_session
+from worker.images import FetchPolicy, ImagePool, image_session
 from worker.lifetimes import BackgroundTask
 from worker.listener import JobListener
 from worker.logs import elapsed_ms
@@ -32,6 +31,7 @@ from worker.queue import ClaimedJob, JobKind, JobQueue, LeaseLost
 from worker.ratelimit import HostRateLimiter
 from worker.settings import Settings, StorageBackend
 from worker.stages.openfoodfacts import OffUnavailable, OpenFoodFactsClient
+from worker.stats import LoopLagMonitor, RunnerStats, WorkerSnapshot
 from worker.storage import ImageStore, LocalImageStore, StorageFailed, SupabaseImageStore
 
 RUNNABLE_KINDS: list[JobKind] = ["enrich", "approve"]  # browser jobs need the operator's browser worker
@@ -39,18 +39,6 @@ RUNNABLE_KINDS: list[JobKind] = ["enrich", "approve"]  # browser jobs need the o
 
 def new_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-
-
-@dataclass
-class RunnerStats:
-    started_at: float = field(default_factory=time.time)
-    claimed: int = 0
-    completed: int = 0
-    failed: int = 0
-    retried: int = 0
-    released: int = 0
-    leases_lost: int = 0
-    last_claim_at: float | None = None
 
 
 class LeaseKeeper(BackgroundTask):
@@ -274,10 +262,12 @@ async def open_worker(settings: Settings, worker_id: str | None = None) -> Async
             )
             store = build_store(settings)
             stack.push_async_callback(store.close)
+            image_pool = await stack.enter_async_context(ImagePool())
             pipeline = Pipeline(
                 off=off,
                 image_session=images,
                 fetch_policy=policy,
+                image_pool=image_pool,
                 store=store,
                 threshold=settings.image_confidence_threshold,
                 max_side=settings.image_max_side,
@@ -309,14 +299,30 @@ async def run_worker(settings: Settings, *, once: bool = False) -> RunnerStats:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, runner.stop)
         logger.bind(worker_id=runner.queue.worker_id, concurrency=runner.concurrency).info("worker_started")
+        listener = JobListener(
+            settings.database_url, runner.wake, listen_supported=not settings.uses_transaction_pooler
+        )
+        loop_lag = LoopLagMonitor()
+
+        def snapshot() -> WorkerSnapshot:
+            return WorkerSnapshot(
+                worker_id=runner.queue.worker_id,
+                listener_connected=listener.connected,
+                listener_connections=listener.connections,
+                stopping=runner.stopping,
+                active_jobs=len(runner.active),
+                concurrency=runner.concurrency,
+                stats=runner.stats,
+                loop_lag=loop_lag.histogram,
+            )
+
         # Listed in this order so they close in reverse: the health server first, the lease
         # keeper last (leases must stay alive while in-flight jobs finish).
         async with (
             LeaseKeeper(runner),
-            JobListener(
-                settings.database_url, runner.wake, listen_supported=not settings.uses_transaction_pooler
-            ) as listener,
-            HealthServer(runner, listener, settings.worker_health_port),
+            loop_lag,
+            listener,
+            HealthServer(snapshot, settings.worker_health_port),
         ):
             await runner.run(until_idle=(lambda: queue_is_drained(runner)) if once else None)
         logger.bind(**runner.stats.__dict__).info("worker_stopped")

@@ -161,7 +161,7 @@ async def test_transaction_pooler_falls_back_to_polling(
         await wait_until(lambda: _reviewed(db_conn, product_id), within=60)
         assert worker.health()["listener_connected"] is False
         warning = next(json.loads(line) for line in worker.log().splitlines() if "listen_unavailable" in line)
-        assert "6543" in warning["text"] and warning["record"]["level"]["name"] == "WARNING"
+        assert "6543" in warning["event"] and warning["level"] == "WARNING"
         assert await asyncio.to_thread(worker.stop) == 0
 
 

@@ -96,7 +96,10 @@ async def test_off_candidate_goes_to_review_and_an_approved_image_is_stored(
 
     health = worker.health()
     assert health["status"] == "ok" and health["completed"] >= 2 and health["listener_connected"]
-    assert "imagefill_jobs_completed_total" in worker.metrics()
+    metrics = worker.metrics()
+    assert "imagefill_jobs_completed_total" in metrics
+    assert 'imagefill_event_loop_lag_seconds_bucket{le="+Inf"}' in metrics
+    assert "loop_lag_p99_seconds" in health
     assert '"job_done"' in worker.log() and '"product_id"' in worker.log()
 
 
