@@ -1,10 +1,17 @@
 """`imagefill backfill` and `imagefill status`: a batch through `enqueue_image_backfill`,
-processed in this process when no worker is running, with a progress bar."""
+processed in this process when no worker is running, with a progress bar.
+
+The in-process worker claims only its own batch's jobs, and Ctrl-C / SIGTERM stops it the way
+`imagefill run` stops: no new claims, then the runner's hand-back returns every job it still
+holds to the queue at once (no job is left `running` until its lease expires)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import signal
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -13,7 +20,8 @@ import asyncpg
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from worker.runner import LeaseKeeper, open_worker
+from worker.database import connect, connect_migrated
+from worker.runner import LeaseKeeper, Runner, open_worker
 from worker.settings import Settings
 
 
@@ -25,6 +33,8 @@ class BatchReport:
     needs_review: int
     error: int
     waiting_retry: int
+    interrupted: bool = False
+    handed_back: int = 0
 
     @property
     def processed(self) -> int:
@@ -59,7 +69,7 @@ async def run_backfill(
     *,
     in_process: bool | None = None,
 ) -> BatchReport:
-    conn = await asyncpg.connect(settings.database_url)
+    conn = await connect(settings.database_url)
     try:
         batch = json.loads(await conn.fetchval("select public.enqueue_image_backfill($1)", limit))
         if not batch["batch_id"]:
@@ -82,12 +92,17 @@ async def run_backfill(
                 progress.update(task, completed=state["done"])
                 return int(state["due"]) == 0
 
+            interrupted = False
+            handed_back = 0
             if in_process:
                 async with (
-                    open_worker(settings) as runner,
+                    open_worker(settings, batch_id=batch_id) as runner,
                     LeaseKeeper(runner),
                 ):
-                    await runner.run(until_idle=done)
+                    with stop_on_signals(runner):
+                        await runner.run(until_idle=done)
+                    interrupted = runner.stopping
+                    handed_back = runner.stats.released
             else:
                 console.print("Um worker (`imagefill run`) já está rodando: acompanhando o progresso.")
                 while True:
@@ -102,9 +117,25 @@ async def run_backfill(
             int(final["needs_review"]),
             int(final["error"]),
             int(final["queued"]),
+            interrupted=interrupted,
+            handed_back=handed_back,
         )
     finally:
         await conn.close()
+
+
+@contextlib.contextmanager
+def stop_on_signals(runner: Runner) -> Iterator[None]:
+    """SIGINT (Ctrl-C) and SIGTERM stop the runner instead of killing the loop: it stops claiming
+    and hands back what it holds (a second signal: at once). Default handlers come back after."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, runner.stop)
+    try:
+        yield
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
 
 
 def _progress_bar(console: Console) -> Progress:
@@ -121,8 +152,9 @@ def _progress_bar(console: Console) -> Progress:
 # `imagefill status` queries; each has a partial index for its predicate (50_panel_queries.sql),
 # and tests/integration/test_panel_query_plans.py checks the plans.
 OLDEST_QUEUED_SQL = (
-    "select id, product_id::text, created_at, now() - created_at as age from public.image_jobs"
-    " where status = 'queued' order by created_at limit 1"
+    "select id, product_id::text, kind::text, attempts, max_attempts, created_at,"
+    " now() - created_at as age, greatest(run_after - now(), interval '0') as retry_in, last_error"
+    " from public.image_jobs where status = 'queued' order by created_at limit 1"
 )
 FAILURES_SQL = (
     "select coalesce(last_error, '(sem mensagem)') as last_error, count(*) as jobs"
@@ -131,14 +163,22 @@ FAILURES_SQL = (
 
 
 async def catalogue_status(database_url: str) -> dict[str, Any]:
-    conn = await asyncpg.connect(database_url)
+    conn = await connect_migrated(database_url)
     try:
         overall = json.loads(await conn.fetchval("select public.image_backfill_progress(null)"))
-        oldest = await conn.fetchrow(OLDEST_QUEUED_SQL)
+        oldest_row = await conn.fetchrow(OLDEST_QUEUED_SQL)
         failures = await conn.fetch(FAILURES_SQL)
+        oldest: dict[str, Any] | None = None
+        if oldest_row:
+            oldest = dict(oldest_row)
+            label = await conn.fetchrow("select * from imagefill.job_product_label($1)", oldest["id"])
+            oldest["product_name"] = label["name"] if label else None
+            oldest["product_ean"] = label["ean"] if label else None
+        outside = await conn.fetchval("select imagefill.products_outside_queue()")
         return {
             "overall": overall,
-            "oldest_queued": dict(oldest) if oldest else None,
+            "oldest_queued": oldest,
+            "outside_queue": int(outside or 0),
             "failures": [dict(r) for r in failures],
             "workers": await running_workers(conn),
         }

@@ -1,21 +1,47 @@
-"""`imagefill`: the command line. Messages for people are in Portuguese."""
+"""`imagefill`: the command line. Messages for people are in Portuguese.
+
+Every command fails the same way: one line on stderr, no traceback, and an exit code an operator
+can script against: 2 bad input or setting, 3 database unreachable, 4 database without the
+migrations, 1 anything the database refused, 130 interrupted.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import sys
+from collections.abc import Coroutine
+from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
+from uuid import UUID
 
 import asyncpg
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from worker.migrate import DEFAULT_MIGRATIONS_DIR, apply_migrations
-from worker.schema import ID_TYPES, CatalogueTable, SchemaError, inspect_catalogue_tables, render_migrations
+from worker.database import DatabaseUnavailable, NotMigrated, connect, connect_migrated, unavailable_message
+from worker.migrate import apply_migrations, catalogue_pending
+from worker.schema import (
+    ID_TYPES,
+    CatalogueTable,
+    SchemaError,
+    inspect_catalogue_tables,
+    render_migrations,
+    render_one_file,
+    write_one_file,
+)
 from worker.settings import Settings, SettingsError, load_settings
+
+T = TypeVar("T")
+
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+EXIT_UNREACHABLE = 3
+EXIT_NOT_MIGRATED = 4
+EXIT_INTERRUPTED = 130
 
 app = typer.Typer(
     help="Imagefill: preenche imagens de produtos que faltam.",
@@ -25,12 +51,38 @@ app = typer.Typer(
 schema_app = typer.Typer(help="Gera e inspeciona o schema do Imagefill.", no_args_is_help=True)
 app.add_typer(schema_app, name="schema")
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True, highlight=False)
 
 
-def fail(message: str, code: int = 2) -> typer.Exit:
-    err_console.print(f"[red]erro:[/red] {message}")
+def fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
+    """One line on stderr (never wrapped), then the exit code."""
+    err_console.print(f"[red]erro:[/red] {escape(' '.join(message.split()))}")
     return typer.Exit(code)
+
+
+def run_async(coro: Coroutine[Any, Any, T], dsn: str | None = None) -> T:
+    """Runs a command's coroutine; the failures an operator meets become one line and an exit code."""
+    try:
+        return asyncio.run(coro)
+    except KeyboardInterrupt:
+        raise fail("interrompido.", EXIT_INTERRUPTED) from None
+    except DatabaseUnavailable as exc:
+        raise fail(str(exc), EXIT_UNREACHABLE) from None
+    except NotMigrated as exc:
+        raise fail(str(exc), EXIT_NOT_MIGRATED) from None
+    except SchemaError as exc:
+        raise fail(str(exc), EXIT_BAD_INPUT) from None
+    except asyncpg.PostgresError as exc:
+        raise fail(postgres_message(exc), EXIT_FAILED) from None
+    except (OSError, TimeoutError, asyncpg.InterfaceError) as exc:
+        # The connection dropped half-way (the first connect maps its own errors already).
+        raise fail(unavailable_message(dsn, exc) if dsn else str(exc), EXIT_UNREACHABLE) from None
+
+
+def postgres_message(exc: asyncpg.PostgresError) -> str:
+    message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    hint = getattr(exc, "hint", None)
+    return f"{message} ({hint})" if hint else message
 
 
 def database_url(explicit: str | None) -> str:
@@ -42,17 +94,54 @@ def database_url(explicit: str | None) -> str:
         raise fail(str(exc)) from None
 
 
+def settings_or_exit(database: str | None = None, **overrides: object) -> Settings:
+    if database:
+        overrides["database_url"] = database
+    try:
+        return load_settings(**overrides)
+    except SettingsError as exc:
+        raise fail(str(exc)) from None
+
+
+async def _check_migrated(dsn: str) -> None:
+    conn = await connect_migrated(dsn)
+    await conn.close()
+
+
+DatabaseOption = Annotated[
+    str | None, typer.Option("--database-url", help="Padrão: DATABASE_URL (do ambiente ou do .env)")
+]
+TableOption = Annotated[str, typer.Option(help="Tabela do catálogo")]
+SchemaOption = Annotated[str, typer.Option(help="Schema da tabela")]
+IdColumnOption = Annotated[str, typer.Option(help="Coluna da chave primária")]
+IdTypeOption = Annotated[str, typer.Option(help=f"Tipo da chave: {', '.join(ID_TYPES)}")]
+NameColumnOption = Annotated[str, typer.Option(help="Coluna com o nome do produto")]
+BrandColumnOption = Annotated[str, typer.Option(help="Coluna com a marca (criada se faltar)")]
+EanColumnOption = Annotated[str, typer.Option(help="Coluna com o EAN/código de barras")]
+
+
 @schema_app.command("render")
 def schema_render(
-    table: Annotated[str, typer.Option(help="Tabela do catálogo")] = "products",
-    schema: Annotated[str, typer.Option(help="Schema da tabela")] = "public",
-    id_column: Annotated[str, typer.Option(help="Coluna da chave primária")] = "id",
-    id_type: Annotated[str, typer.Option(help=f"Tipo da chave: {', '.join(ID_TYPES)}")] = "uuid",
-    name_column: Annotated[str, typer.Option(help="Coluna com o nome do produto")] = "name",
-    brand_column: Annotated[str, typer.Option(help="Coluna com a marca (criada se faltar)")] = "brand",
-    ean_column: Annotated[str, typer.Option(help="Coluna com o EAN/código de barras")] = "ean",
+    table: TableOption = "products",
+    schema: SchemaOption = "public",
+    id_column: IdColumnOption = "id",
+    id_type: IdTypeOption = "uuid",
+    name_column: NameColumnOption = "name",
+    brand_column: BrandColumnOption = "brand",
+    ean_column: EanColumnOption = "ean",
     out: Annotated[
         Path | None, typer.Option(help="Pasta onde gravar as migrations (sem ela, imprime o SQL)")
+    ] = None,
+    one_file: Annotated[
+        bool,
+        typer.Option(
+            "--one-file/--per-template",
+            help="Um arquivo só, versão = agora (para o supabase/migrations do seu app: aplica tudo ou"
+            " nada) / um arquivo por modelo (a pasta deste repositório)",
+        ),
+    ] = False,
+    version: Annotated[
+        str | None, typer.Option(help="Versão do arquivo único (AAAAMMDDHHMMSS; padrão: agora, UTC)")
     ] = None,
 ) -> None:
     """Gera as migrations para a sua tabela de produtos."""
@@ -66,7 +155,11 @@ def schema_render(
         ean_column=ean_column,
     )
     try:
-        migrations = render_migrations(catalogue)
+        if one_file and out is not None:
+            path, written = write_one_file(out, catalogue, version)
+            console.print(f"gravado {path}" if written else f"já está em dia: {path} (nada gravado)")
+            return
+        migrations = [render_one_file(catalogue, version)] if one_file else render_migrations(catalogue)
     except SchemaError as exc:
         raise fail(str(exc)) from None
     if out is None:
@@ -80,13 +173,12 @@ def schema_render(
 
 
 @schema_app.command("inspect")
-def schema_inspect(
-    database: Annotated[str | None, typer.Option("--database-url", help="Padrão: DATABASE_URL")] = None,
-) -> None:
+def schema_inspect(database: DatabaseOption = None) -> None:
     """Lista tabelas e colunas candidatas a catálogo num banco em uso."""
+    dsn = database_url(database)
 
     async def run() -> None:
-        conn = await asyncpg.connect(database_url(database))
+        conn = await connect(dsn)
         try:
             candidates = await inspect_catalogue_tables(conn)
         finally:
@@ -107,30 +199,81 @@ def schema_inspect(
                 console.print(
                     f"sugestão: imagefill schema render --schema {c.schema} --table {c.table} "
                     f"--id-column {c.key_column} --id-type {c.key_type} --name-column {c.likely_name} "
-                    f"--ean-column {c.likely_ean} --out supabase/migrations"
+                    f"--ean-column {c.likely_ean} --one-file --out supabase/migrations"
                 )
 
-    asyncio.run(run())
+    run_async(run(), dsn)
 
 
 @app.command()
 def migrate(
-    database: Annotated[str | None, typer.Option("--database-url", help="Padrão: DATABASE_URL")] = None,
-    directory: Annotated[Path, typer.Option(help="Pasta das migrations")] = DEFAULT_MIGRATIONS_DIR,
+    database: DatabaseOption = None,
+    table: TableOption = "products",
+    schema: SchemaOption = "public",
+    id_column: IdColumnOption = "id",
+    id_type: IdTypeOption = "uuid",
+    name_column: NameColumnOption = "name",
+    brand_column: BrandColumnOption = "brand",
+    ean_column: EanColumnOption = "ean",
 ) -> None:
-    """Aplica supabase/migrations ao banco (para quem não usa a Supabase CLI)."""
-    applied = asyncio.run(apply_migrations(database_url(database), directory))
-    if not applied:
-        console.print("Nada a aplicar: o banco já está em dia.")
-    for migration in applied:
-        console.print(f"aplicada {migration.version}_{migration.name}")
+    """Instala (ou atualiza) o Imagefill no banco: tudo numa transação, tudo ou nada."""
+    dsn = database_url(database)
+    catalogue = CatalogueTable(
+        schema=schema,
+        table=table,
+        id_column=id_column,
+        id_type=id_type,
+        name_column=name_column,
+        brand_column=brand_column,
+        ean_column=ean_column,
+    )
+
+    async def run() -> None:
+        try:
+            applied = await apply_migrations(dsn, catalogue)
+        except asyncpg.PostgresError as exc:
+            raise fail(
+                f"a instalação falhou e nada foi aplicado (transação desfeita): {postgres_message(exc)}",
+                EXIT_FAILED,
+            ) from None
+        if not applied:
+            console.print(
+                f"Nada a aplicar: o banco já tem as {len(render_migrations(catalogue))}"
+                " migrations do Imagefill."
+            )
+        else:
+            console.print(f"{len(applied)} migrations aplicadas numa transação:")
+        for migration in applied:
+            console.print(f"  aplicada {migration.version}_{migration.name}")
+        conn = await connect(dsn)
+        try:
+            pending = await catalogue_pending(conn, catalogue)
+        finally:
+            await conn.close()
+        print_next_steps(pending.without_image, pending.with_valid_gtin, pending.queued)
+
+    run_async(run(), dsn)
 
 
-def settings_or_exit(**overrides: object) -> Settings:
-    try:
-        return load_settings(**overrides)
-    except SettingsError as exc:
-        raise fail(str(exc)) from None
+def print_next_steps(without_image: int, with_valid_gtin: int, queued: int) -> None:
+    """The triggers only queue products inserted or changed from now on: say what to do about the
+    catalogue that was already there."""
+    if without_image == 0:
+        console.print("Todos os produtos já têm imagem.")
+        return
+    waiting = max(with_valid_gtin - queued, 0)
+    console.print(
+        f"{without_image} produtos sem imagem; {with_valid_gtin} com EAN válido"
+        f" ({queued} já na fila, {waiting} fora da fila)."
+    )
+    if waiting:
+        console.print(
+            f"Para enfileirá-los: imagefill backfill --limit {min(max(waiting, 1), 500)}"
+            " (repita até zerar; `imagefill status` mostra quantos faltam)."
+        )
+    invalid = without_image - with_valid_gtin
+    if invalid > 0:
+        console.print(f"{invalid} sem EAN válido não entram na fila: corrija o código de barras deles.")
 
 
 @app.command()
@@ -138,14 +281,16 @@ def run(
     once: Annotated[
         bool, typer.Option("--once", help="Processa o que está na fila e sai (ex.: cron)")
     ] = False,
+    database: DatabaseOption = None,
 ) -> None:
     """Roda o worker: escuta a fila (LISTEN/NOTIFY) e processa os jobs até receber SIGTERM."""
     from worker.logs import configure_logging
     from worker.runner import run_worker
 
-    settings = settings_or_exit()
+    settings = settings_or_exit(database)
+    run_async(_check_migrated(settings.database_url), settings.database_url)
     configure_logging(settings.log_json)
-    asyncio.run(run_worker(settings, once=once))
+    run_async(run_worker(settings, once=once), settings.database_url)
 
 
 @app.command()
@@ -155,38 +300,92 @@ def backfill(
         bool | None,
         typer.Option("--in-process/--watch", help="Processar aqui / só acompanhar (padrão: automático)"),
     ] = None,
+    database: DatabaseOption = None,
 ) -> None:
-    """Enfileira um lote de produtos sem imagem e processa (ou acompanha) até o fim."""
+    """Enfileira um lote de produtos sem imagem e processa (ou acompanha) só esse lote até o fim."""
     from worker.backfill import run_backfill
     from worker.logs import configure_logging
 
-    settings = settings_or_exit()
+    settings = settings_or_exit(database)
+    run_async(_check_migrated(settings.database_url), settings.database_url)
     configure_logging(settings.log_json, level="WARNING")
-    report = asyncio.run(run_backfill(settings, limit, console, in_process=in_process))
+    report = run_async(run_backfill(settings, limit, console, in_process=in_process), settings.database_url)
     console.print(
         f"processados: {report.processed} | ok: {report.ok} | needs_review: {report.needs_review}"
         f" | erro: {report.error}"
         + (f" | aguardando nova tentativa: {report.waiting_retry}" if report.waiting_retry else "")
     )
+    if report.interrupted:
+        raise fail(
+            f"interrompido: {report.handed_back} jobs devolvidos à fila;"
+            " rode o backfill de novo para continuar.",
+            EXIT_INTERRUPTED,
+        )
+
+
+KIND_LABELS = {
+    "enrich": "busca automática",
+    "approve": "gravar imagem aprovada",
+    "browser": "busca com navegador",
+}
+
+
+def age_in_words(age: timedelta) -> str:
+    """`há 3 minutos`, `há 2 horas e 5 minutos`, `há 3 dias e 4 horas`."""
+    seconds = max(int(age.total_seconds()), 0)
+
+    def unit(n: int, one: str, many: str) -> str:
+        return f"{n} {one if n == 1 else many}"
+
+    if seconds < 60:
+        return f"há {unit(seconds, 'segundo', 'segundos')}"
+    minutes, hours, days = seconds // 60, seconds // 3600, seconds // 86400
+    if minutes < 60:
+        return f"há {unit(minutes, 'minuto', 'minutos')}"
+    if hours < 48:
+        rest = minutes % 60
+        return f"há {unit(hours, 'hora', 'horas')}" + (
+            f" e {unit(rest, 'minuto', 'minutos')}" if rest else ""
+        )
+    rest = hours % 24
+    return f"há {unit(days, 'dia', 'dias')}" + (f" e {unit(rest, 'hora', 'horas')}" if rest else "")
+
+
+def describe_oldest(job: dict[str, Any]) -> str:
+    name = job["product_name"] or "(sem nome)"
+    ean = f", EAN {job['product_ean']}" if job["product_ean"] else ""
+    kind = KIND_LABELS.get(job["kind"], job["kind"])
+    line = (
+        f"{age_in_words(job['age'])} — «{name}» (produto {job['product_id']}{ean}):"
+        f" {kind}, tentativa {job['attempts'] + 1} de {job['max_attempts']}"
+    )
+    if job["retry_in"] is not None and job["retry_in"] > timedelta(0):
+        line += f", nova tentativa {age_in_words(job['retry_in']).replace('há', 'em', 1)}"
+    if job["last_error"]:
+        line += f"; último erro: {job['last_error']}"
+    return line
 
 
 @app.command()
-def status(
-    database: Annotated[str | None, typer.Option("--database-url", help="Padrão: DATABASE_URL")] = None,
-) -> None:
+def status(database: DatabaseOption = None) -> None:
     """Contagens por status, o job mais antigo na fila e as falhas por último erro."""
     from worker.backfill import catalogue_status
 
-    state = asyncio.run(catalogue_status(database_url(database)))
+    dsn = database_url(database)
+    state = run_async(catalogue_status(dsn), dsn)
     overall = state["overall"]
     view = Table("status", "produtos", title="Catálogo")
     for key in ("total", "ok", "needs_review", "queued", "running", "missing", "error", "invalid_ean"):
         view.add_row(key, str(overall.get(key, 0)))
     console.print(view)
     oldest = state["oldest_queued"]
-    console.print(
-        f"job mais antigo na fila: {oldest['product_id']} há {oldest['age']}" if oldest else "fila vazia"
-    )
+    console.print(f"job mais antigo na fila: {describe_oldest(oldest)}" if oldest else "fila vazia")
+    outside = int(state["outside_queue"])
+    if outside:
+        console.print(
+            f"{outside} produtos sem imagem, com EAN válido, estão fora da fila:"
+            f" imagefill backfill --limit {min(outside, 500)}"
+        )
     console.print(f"workers conectados: {state['workers']}")
     if state["failures"]:
         failures = Table("último erro", "jobs", title="Falhas")
@@ -195,34 +394,51 @@ def status(
         console.print(failures)
 
 
+def parse_key(product_id: str, key_type: str) -> object:
+    """The product id as the catalogue's key type, or a one-line error naming what was expected."""
+    try:
+        if key_type == "uuid":
+            return str(UUID(product_id))
+        if key_type in ("bigint", "integer"):
+            return str(int(product_id))
+    except ValueError:
+        raise fail(
+            f"ID inválido: {product_id!r} não é um {key_type} (o tipo da chave do seu catálogo)."
+        ) from None
+    return product_id
+
+
 @app.command()
 def enqueue(
     product_id: Annotated[str, typer.Argument(help="ID do produto")],
     force: Annotated[bool, typer.Option("--force", help="Buscar de novo mesmo se já tiver imagem")] = False,
-    database: Annotated[str | None, typer.Option("--database-url", help="Padrão: DATABASE_URL")] = None,
+    database: DatabaseOption = None,
 ) -> None:
     """Recoloca um produto na fila (o mesmo que `select public.enqueue_product_image(...)`)."""
+    dsn = database_url(database)
 
     async def call() -> dict[str, object]:
-        conn = await asyncpg.connect(database_url(database))
+        conn = await connect_migrated(dsn)
         try:
             # The key's type depends on the rendering (uuid, bigint, ...): ask the catalogue.
             key_type = await conn.fetchval(
                 "select format_type(p.proargtypes[0], null) from pg_proc p"
                 " where p.oid = 'public.enqueue_product_image'::regproc"
             )
-            result: dict[str, object] = json.loads(
-                await conn.fetchval(
-                    f"select public.enqueue_product_image($1::text::{key_type}, $2)", product_id, force
+            key = parse_key(product_id, str(key_type))
+            try:
+                result: dict[str, object] = json.loads(
+                    await conn.fetchval(
+                        f"select public.enqueue_product_image($1::text::{key_type}, $2)", key, force
+                    )
                 )
-            )
+            except asyncpg.PostgresError as exc:
+                raise fail(postgres_message(exc)) from None
             return result
-        except asyncpg.PostgresError as exc:
-            raise fail(str(exc)) from None
         finally:
             await conn.close()
 
-    result = asyncio.run(call())
+    result = run_async(call(), dsn)
     if result.get("enqueued"):
         console.print(f"enfileirado: job {result['job_id']}")
     else:
@@ -234,7 +450,7 @@ def demo() -> None:
     """Roda o Imagefill inteiro offline: Postgres local, armazenamento local, serviços simulados."""
     from worker.demo import run_demo
 
-    raise typer.Exit(asyncio.run(run_demo(console)))
+    raise typer.Exit(run_async(run_demo(console)))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,74 +1,77 @@
-"""`imagefill migrate`: applies supabase/migrations for users without the Supabase CLI.
+"""`imagefill migrate`: installs Imagefill's SQL straight from the installed package.
 
-Versions are recorded in the same table the Supabase CLI uses
-(`supabase_migrations.schema_migrations`), so a project can move between the two freely.
+The migrations are rendered from the templates shipped inside the package (`worker/sql/`), for
+the user's catalogue table, and every pending one is applied in ONE transaction: an install
+applies completely or not at all. What is installed is read from `imagefill.schema_migrations`,
+which each rendered migration fills in itself, so a database installed with the Supabase CLI
+(one file or one per template) is recognised too. The app's own
+`supabase_migrations.schema_migrations` is never written: its history stays the app's, and its
+next `supabase db push` still matches its own folder.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from pathlib import Path
 
 import asyncpg
 
-DEFAULT_MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "supabase" / "migrations"
-_FILENAME = re.compile(r"^(\d+)_(.+)\.sql$")
+from worker.schema import CatalogueTable, RenderedMigration, render_migrations
 
 
 @dataclass(frozen=True)
-class Migration:
-    version: str
-    name: str
-    path: Path
+class CataloguePending:
+    """Products that lack a picture after the install, and why they are (not) queued."""
+
+    without_image: int
+    with_valid_gtin: int
+    queued: int
 
 
-def list_migrations(directory: Path = DEFAULT_MIGRATIONS_DIR) -> list[Migration]:
-    migrations = []
-    for path in sorted(directory.glob("*.sql")):
-        match = _FILENAME.match(path.name)
-        if match:
-            migrations.append(Migration(match.group(1), match.group(2), path))
-    return migrations
-
-
-async def applied_versions(conn: asyncpg.Connection) -> set[str]:
-    exists = await conn.fetchval("select to_regclass('supabase_migrations.schema_migrations') is not null")
+async def installed_versions(conn: asyncpg.Connection) -> set[str]:
+    exists = await conn.fetchval("select to_regclass('imagefill.schema_migrations') is not null")
     if not exists:
         return set()
-    return {
-        row["version"]
-        for row in await conn.fetch("select version from supabase_migrations.schema_migrations")
-    }
+    return {row["version"] for row in await conn.fetch("select version from imagefill.schema_migrations")}
 
 
-async def apply_migrations(dsn: str, directory: Path = DEFAULT_MIGRATIONS_DIR) -> list[Migration]:
-    """Applies the pending migrations in order, each in its own transaction. Returns them."""
+async def pending_migrations(
+    conn: asyncpg.Connection, table: CatalogueTable | None = None
+) -> list[RenderedMigration]:
+    done = await installed_versions(conn)
+    return [m for m in render_migrations(table) if m.version not in done]
+
+
+async def apply_migrations(dsn: str, table: CatalogueTable | None = None) -> list[RenderedMigration]:
+    """Applies every pending migration in one transaction and returns them (in order)."""
+    migrations = render_migrations(table)  # refuses loudly when the templates are missing
     conn = await asyncpg.connect(dsn)
     try:
-        await conn.execute(
-            """
-            create schema if not exists supabase_migrations;
-            create table if not exists supabase_migrations.schema_migrations (
-              version text primary key, statements text[], name text);
-            """
-        )
-        done = await applied_versions(conn)
-        applied = []
-        for migration in list_migrations(directory):
-            if migration.version in done:
-                continue
-            sql = migration.path.read_text()
+        done = await installed_versions(conn)
+        pending = [m for m in migrations if m.version not in done]
+        if pending:
             async with conn.transaction():
-                await conn.execute(sql)
-                await conn.execute(
-                    "insert into supabase_migrations.schema_migrations (version, statements, name)"
-                    " values ($1, $2, $3)",
-                    migration.version,
-                    [sql],
-                    migration.name,
-                )
-            applied.append(migration)
-        return applied
+                for migration in pending:
+                    await conn.execute(migration.sql)
+        return pending
     finally:
         await conn.close()
+
+
+async def catalogue_pending(
+    conn: asyncpg.Connection, table: CatalogueTable | None = None
+) -> CataloguePending:
+    """What is left to do after an install: the triggers only queue products inserted or changed
+    from now on, so the catalogue that was already there waits for `imagefill backfill`."""
+    catalogue = table or CatalogueTable()
+    tokens = catalogue.tokens()
+    row = await conn.fetchrow(
+        f"select count(*) filter (where p.image_status <> 'ok') as without_image,"
+        f"       count(*) filter (where p.image_status in ('missing', 'error') and p.gtin is not null)"
+        f"         as with_valid_gtin,"
+        f"       count(*) filter (where exists (select 1 from public.image_jobs j"
+        f"         where j.product_id = p.{tokens['col_id']} and j.status in ('queued', 'running')))"
+        f"         as queued"
+        f"  from {tokens['products']} p"
+    )
+    assert row is not None
+    return CataloguePending(int(row["without_image"]), int(row["with_valid_gtin"]), int(row["queued"]))

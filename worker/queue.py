@@ -81,15 +81,19 @@ class JobQueue:
         self.lease_seconds = lease_seconds
         self.retry_backoff_seconds = retry_backoff_seconds
 
-    async def claim(self, limit: int, kinds: list[JobKind] | None = None) -> list[ClaimedJob]:
+    async def claim(
+        self, limit: int, kinds: list[JobKind] | None = None, batch_id: UUID | None = None
+    ) -> list[ClaimedJob]:
+        """`batch_id`: only that backfill batch's jobs (None: any job)."""
         if limit < 1:
             return []
         rows = await self._pool.fetch(
-            "select * from imagefill.claim_image_jobs($1, $2, $3, $4::public.image_job_kind[])",
+            "select * from imagefill.claim_image_jobs($1, $2, $3, $4::public.image_job_kind[], $5::uuid)",
             self.worker_id,
             limit,
             self.lease_seconds,
             kinds,
+            batch_id,
         )
         return [
             ClaimedJob.model_validate(

@@ -77,6 +77,7 @@ class Runner:
         poll_seconds: float,
         grace_seconds: float,
         kinds: list[JobKind] | None = None,
+        batch_id: UUID | None = None,
     ) -> None:
         self.queue = queue
         self.pipeline = pipeline
@@ -84,10 +85,12 @@ class Runner:
         self.poll_seconds = poll_seconds
         self.grace_seconds = grace_seconds
         self.kinds = kinds or RUNNABLE_KINDS
+        self.batch_id = batch_id  # a backfill's runner claims only its own batch
         self.active: dict[UUID, tuple[ClaimedJob, asyncio.Task[None]]] = {}
         self.stats = RunnerStats()
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
+        self._hurry = asyncio.Event()  # a second stop: hand back at once, no grace period
         self._handing_back: set[UUID] = set()
 
     def wake(self, reason: str = "") -> None:
@@ -96,6 +99,9 @@ class Runner:
     def stop(self) -> None:
         if not self._stopping.is_set():
             logger.bind(active=len(self.active)).info("worker_stopping")
+        elif not self._hurry.is_set():
+            logger.bind(active=len(self.active)).info("worker_handing_back_now")
+            self._hurry.set()
         self._stopping.set()
         self._wake.set()
 
@@ -129,7 +135,7 @@ class Runner:
         if free <= 0:
             return 0
         try:
-            jobs = await self.queue.claim(free, self.kinds)
+            jobs = await self.queue.claim(free, self.kinds, self.batch_id)
         except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
             logger.bind(error=f"{type(exc).__name__}: {exc}").warning("claim_failed")
             return 0
@@ -203,9 +209,16 @@ class Runner:
         """Grace period for in-flight jobs, then hand back whatever is still running."""
         if not self.active:
             return
-        _, pending = await asyncio.wait(
-            [task for _, task in self.active.values()], timeout=self.grace_seconds
-        )
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.grace_seconds
+        pending = {task for _, task in self.active.values()}
+        while pending and not self._hurry.is_set() and loop.time() < deadline:
+            hurry = asyncio.ensure_future(self._hurry.wait())
+            done, _ = await asyncio.wait(
+                pending | {hurry}, timeout=deadline - loop.time(), return_when=asyncio.FIRST_COMPLETED
+            )
+            hurry.cancel()
+            pending -= done
         for job_id, (_, task) in list(self.active.items()):
             if task in pending:
                 self._handing_back.add(job_id)
@@ -226,7 +239,9 @@ def build_store(settings: Settings) -> ImageStore:
 
 
 @contextlib.asynccontextmanager
-async def open_worker(settings: Settings, worker_id: str | None = None) -> AsyncIterator[Runner]:
+async def open_worker(
+    settings: Settings, worker_id: str | None = None, batch_id: UUID | None = None
+) -> AsyncIterator[Runner]:
     """Opens every resource a worker needs, in order, and closes them in reverse."""
     worker_id = worker_id or new_worker_id()
     server_settings = {"application_name": f"imagefill worker {worker_id}"[:63]}
@@ -281,6 +296,7 @@ async def open_worker(settings: Settings, worker_id: str | None = None) -> Async
                 concurrency=settings.worker_concurrency,
                 poll_seconds=settings.worker_poll_seconds,
                 grace_seconds=settings.worker_shutdown_grace_seconds,
+                batch_id=batch_id,
             )
     finally:
         await pool.close()

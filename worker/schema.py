@@ -1,13 +1,23 @@
 """Renders Imagefill's migrations for the user's own catalogue table, and inspects a database.
 
-The SQL lives once, as templates in `worker/sql/`. The committed `supabase/migrations/` are the
-default rendering (`public.products`, uuid key); a test keeps the two identical.
+The SQL lives once, as templates in `worker/sql/` (package data: an installed wheel carries them).
+The committed `supabase/migrations/` are the default rendering (`public.products`, uuid key); a
+test keeps the two identical.
+
+Two layouts of the same SQL:
+* one file per template (`--per-template`, the committed folder): versions derived from NN;
+* one file for the whole install (`--one-file`, what goes into an app's own migrations folder):
+  the Supabase CLI runs each file in its own transaction, so a single file applies completely or
+  not at all, and its version is the render time, so it sorts after the app's own history.
+Every rendered template ends by recording itself in `imagefill.schema_migrations`, whichever
+tool applied it: `imagefill migrate` reads that table to know what is installed.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
@@ -75,18 +85,68 @@ class RenderedMigration:
     filename: str
     sql: str
 
+    @property
+    def version(self) -> str:
+        return self.filename.split("_", 1)[0]
 
-def render_migrations(table: CatalogueTable | None = None) -> list[RenderedMigration]:
+    @property
+    def name(self) -> str:
+        return self.filename.split("_", 1)[1].removesuffix(".sql")
+
+
+def template_paths(template_dir: Path = TEMPLATE_DIR) -> list[Path]:
+    """The SQL templates, in order. Refuses loudly when there are none: an install without them
+    (a broken wheel, a wrong path) must never look like "nothing to do"."""
+    paths = sorted(template_dir.glob("[0-9][0-9]_*.sql"))
+    if not paths:
+        raise SchemaError(
+            f"nenhum modelo SQL do Imagefill encontrado em {template_dir}: a instalação está incompleta"
+            " (reinstale com `pip install .`)"
+        )
+    return paths
+
+
+def render_migrations(
+    table: CatalogueTable | None = None, template_dir: Path = TEMPLATE_DIR
+) -> list[RenderedMigration]:
     tokens = (table or CatalogueTable()).tokens()
     rendered = []
-    for template in sorted(TEMPLATE_DIR.glob("*.sql")):
+    for template in template_paths(template_dir):
         number, concern = template.stem.split("_", 1)
         # The version comes from the template's own number (01 → …100), so adding a template
         # never renumbers the ones a database has already recorded.
         version = MIGRATION_VERSION_BASE + int(number) - 1
+        name = f"imagefill_{concern}"
         text = _substitute(template.read_text(), tokens, template.name)
-        rendered.append(RenderedMigration(f"{version}_imagefill_{concern}.sql", text))
+        rendered.append(RenderedMigration(f"{version}_{name}.sql", text + _record(str(version), name)))
     return rendered
+
+
+def _record(version: str, name: str) -> str:
+    return (
+        "\n-- Imagefill records what it installed, whichever tool applied this file.\n"
+        "insert into imagefill.schema_migrations (version, name)\n"
+        f"values ('{version}', '{name}')\n"
+        "on conflict (version) do update set applied_at = now();\n"
+    )
+
+
+def render_one_file(
+    table: CatalogueTable | None = None, version: str | None = None, template_dir: Path = TEMPLATE_DIR
+) -> RenderedMigration:
+    """The whole install as one migration: the Supabase CLI applies a file in one transaction,
+    so a failure anywhere leaves the database as it was. Every template is idempotent, so a
+    newer file (an upgrade) re-applies them all safely."""
+    version = version or datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+    if not re.fullmatch(r"\d{14}", version):
+        raise SchemaError(f"versão inválida: {version!r} (use AAAAMMDDHHMMSS)")
+    parts = [
+        "-- Imagefill: the whole install in one migration (applied completely or not at all).\n"
+        "-- Rendered by `imagefill schema render --one-file`; render again to upgrade.\n"
+    ]
+    for migration in render_migrations(table, template_dir):
+        parts.append(f"\n-- ===== {migration.filename} =====\n{migration.sql}")
+    return RenderedMigration(f"{version}_imagefill.sql", "".join(parts))
 
 
 def _substitute(text: str, tokens: dict[str, str], template: str) -> str:
@@ -107,6 +167,22 @@ def write_migrations(out_dir: Path, table: CatalogueTable | None = None) -> list
         path.write_text(migration.sql)
         paths.append(path)
     return paths
+
+
+def write_one_file(
+    out_dir: Path, table: CatalogueTable | None = None, version: str | None = None
+) -> tuple[Path, bool]:
+    """Writes the one-file install into an app's migrations folder. Returns (path, written):
+    when the newest Imagefill file there already has this exact content, nothing is written (a
+    second file would re-apply the same SQL for nothing)."""
+    migration = render_one_file(table, version)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    existing = sorted(out_dir.glob("*_imagefill.sql"))
+    if existing and existing[-1].read_text() == migration.sql:
+        return existing[-1], False
+    path = out_dir / migration.filename
+    path.write_text(migration.sql)
+    return path, True
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,17 @@ revoke all on schema imagefill from public;
 grant usage on schema imagefill to service_role;
 comment on schema imagefill is 'Imagefill worker functions (job queue). Not exposed through the Data API.';
 
+-- What Imagefill installed, recorded by each rendered migration itself (whether the Supabase CLI,
+-- `imagefill migrate` or the SQL Editor applied it). Kept apart from the CLI's
+-- supabase_migrations.schema_migrations: the app's own history there stays the app's.
+create table if not exists imagefill.schema_migrations (
+  version text primary key,
+  name text not null,
+  applied_at timestamptz not null default now()
+);
+revoke all on imagefill.schema_migrations from public;
+grant select on imagefill.schema_migrations to service_role;
+
 do $$
 begin
   if to_regtype('public.image_status') is null then
@@ -74,3 +85,8 @@ $$;
 comment on function public.normalize_gtin(text) is
   'Normalized GTIN (8, 13 or 14 digits) with a verified check digit, or NULL when invalid.';
 grant execute on function public.normalize_gtin(text) to anon, authenticated, service_role;
+
+-- Imagefill records what it installed, whichever tool applied this file.
+insert into imagefill.schema_migrations (version, name)
+values ('20261128000100', 'imagefill_types_and_gtin')
+on conflict (version) do update set applied_at = now();

@@ -47,12 +47,19 @@ begin
     -- Stored generated column (one table rewrite on first install): it can never drift from ean.
     add column if not exists gtin text generated always as (public.normalize_gtin(ean)) stored;
 
+  -- A catalogue that stored "no picture" as '' or blanks: that is no picture (NULL), not a
+  -- picture without provenance. Normalized, never rejected (the CHECK below would refuse it).
+  if v_had_url then
+    update public.products set image_url = null
+     where image_url is not null and btrim(image_url) = '';
+  end if;
+
   -- First install over a catalogue that already had pictures: a person put them there, so they
   -- count as manual, fully trusted images and are never re-enqueued.
   if not v_had_status and v_had_url then
     update public.products
        set image_status = 'ok', image_source = 'manual', image_confidence = 1, image_updated_at = now()
-     where nullif(btrim(image_url), '') is not null;
+     where image_url is not null;
   end if;
 
   if not exists (select 1 from pg_constraint
@@ -82,3 +89,8 @@ create index if not exists products_image_review_idx on public.products (id)
 
 comment on column public.products.gtin is 'Normalized GTIN computed from ean (NULL when invalid). Managed by Imagefill.';
 comment on column public.products.image_candidate_urls is 'Every image candidate Imagefill considered: url, source, confidence, reason, query.';
+
+-- Imagefill records what it installed, whichever tool applied this file.
+insert into imagefill.schema_migrations (version, name)
+values ('20261128000101', 'imagefill_catalogue_columns')
+on conflict (version) do update set applied_at = now();

@@ -91,3 +91,8 @@ revoke all on public.image_jobs, public.image_job_events, public.image_rejected_
 grant select on public.image_jobs, public.image_job_events, public.image_rejected_candidates to authenticated;
 grant select, insert, update, delete on public.image_jobs, public.image_rejected_candidates to service_role;
 grant select, insert on public.image_job_events to service_role;
+
+-- Imagefill records what it installed, whichever tool applied this file.
+insert into imagefill.schema_migrations (version, name)
+values ('20261128000102', 'imagefill_job_tables')
+on conflict (version) do update set applied_at = now();

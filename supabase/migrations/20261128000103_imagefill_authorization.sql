@@ -52,3 +52,8 @@ create policy "Operators read image job events" on public.image_job_events
 drop policy if exists "Operators read rejected candidates" on public.image_rejected_candidates;
 create policy "Operators read rejected candidates" on public.image_rejected_candidates
   for select to authenticated using ((select public.is_image_operator()));
+
+-- Imagefill records what it installed, whichever tool applied this file.
+insert into imagefill.schema_migrations (version, name)
+values ('20261128000103', 'imagefill_authorization')
+on conflict (version) do update set applied_at = now();

@@ -109,3 +109,8 @@ create or replace trigger image_jobs_notify
   after insert on public.image_jobs
   referencing new table as inserted_jobs
   for each statement execute function imagefill.notify_image_jobs();
+
+-- Imagefill records what it installed, whichever tool applied this file.
+insert into imagefill.schema_migrations (version, name)
+values ('20261128000105', 'imagefill_enqueue_triggers')
+on conflict (version) do update set applied_at = now();

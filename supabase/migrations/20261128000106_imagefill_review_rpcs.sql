@@ -358,3 +358,8 @@ grant execute on function
   public.reject_product_image(uuid, text, boolean),
   public.enqueue_product_image(uuid, boolean)
 to authenticated;
+
+-- Imagefill records what it installed, whichever tool applied this file.
+insert into imagefill.schema_migrations (version, name)
+values ('20261128000106', 'imagefill_review_rpcs')
+on conflict (version) do update set applied_at = now();

@@ -12,3 +12,8 @@ begin
   end if;
 end
 $$;
+
+-- Imagefill records what it installed, whichever tool applied this file.
+insert into imagefill.schema_migrations (version, name)
+values ('20261128000107', 'imagefill_storage_bucket')
+on conflict (version) do update set applied_at = now();

@@ -171,3 +171,8 @@ grant execute on function imagefill.compact_image_tally(), imagefill.image_count
 -- rows it reports on instead of scanning every job ever run.
 create index if not exists image_jobs_queued_age_idx on public.image_jobs (created_at) where status = 'queued';
 create index if not exists image_jobs_failed_idx on public.image_jobs (finished_at) where status = 'failed';
+
+-- Imagefill records what it installed, whichever tool applied this file.
+insert into imagefill.schema_migrations (version, name)
+values ('20261128000149', 'imagefill_panel_queries')
+on conflict (version) do update set applied_at = now();

@@ -8,7 +8,7 @@ import asyncpg
 import pytest
 
 from tests.harness import ROOT, Templates, ean13
-from worker.migrate import apply_migrations, list_migrations
+from worker.migrate import apply_migrations
 from worker.schema import CatalogueTable, render_migrations
 
 MIGRATIONS = ROOT / "supabase" / "migrations"
@@ -33,29 +33,32 @@ async def test_every_migration_applies_twice(templates: Templates) -> None:
     try:
         triggers = []
         for _ in range(2):
-            for migration in list_migrations(MIGRATIONS):
-                await conn.execute(migration.path.read_text())
+            for path in sorted(MIGRATIONS.glob("*.sql")):
+                await conn.execute(path.read_text())
             triggers.append(
                 await conn.fetchval("select count(*) from pg_trigger where tgname like 'imagefill\\_%'")
             )
-        # Enqueue on insert/update, reset on EAN change, and the four panel-counter triggers.
-        assert triggers == [7, 7]
+        # Enqueue on insert/update, reset on EAN change, blank image_url to NULL, and the four
+        # panel-counter triggers.
+        assert triggers == [8, 8]
         # The counters were seeded once, not once per run.
         assert await conn.fetchval("select count(*) from imagefill.image_tally") == 0
     finally:
         await conn.close()
 
 
-async def test_migrate_command_records_versions_like_the_cli(templates: Templates) -> None:
+async def test_migrate_records_what_it_installed_outside_the_apps_history(templates: Templates) -> None:
     db = templates.empty_database()
-    first = await apply_migrations(db.dsn, MIGRATIONS)
-    second = await apply_migrations(db.dsn, MIGRATIONS)
-    assert [m.version for m in first] == [m.version for m in list_migrations(MIGRATIONS)]
+    first = await apply_migrations(db.dsn)
+    second = await apply_migrations(db.dsn)
+    assert [m.version for m in first] == [m.version for m in render_migrations()]
     assert second == []
     conn = await asyncpg.connect(db.dsn)
     try:
-        versions = await conn.fetchval("select count(*) from supabase_migrations.schema_migrations")
-        assert versions == len(first)
+        recorded = await conn.fetchval("select count(*) from imagefill.schema_migrations")
+        assert recorded == len(first)
+        # The Supabase CLI's own history table is the app's: never written by `imagefill migrate`.
+        assert await conn.fetchval("select to_regclass('supabase_migrations.schema_migrations')") is None
     finally:
         await conn.close()
 
@@ -82,7 +85,7 @@ async def test_applies_over_an_existing_catalogue_without_losing_data(templates:
         before = await conn.fetch(
             "select id, name, brand, ean, image_url, price from public.products order by id"
         )
-        await apply_migrations(db.dsn, MIGRATIONS)
+        await apply_migrations(db.dsn)
         after = await conn.fetch(
             "select id, name, brand, ean, image_url, price from public.products order by id"
         )

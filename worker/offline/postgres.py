@@ -19,9 +19,8 @@ from pathlib import Path
 from worker.offline.system_deps import MissingSystemDependency, system_file
 
 SUPERUSER = "supabase_admin"
-PLATFORM_STANDIN_SQL = (
-    Path(__file__).resolve().parents[2] / "supabase" / "platform-standin" / "supabase_platform.sql"
-)
+# Package data (an installed wheel carries it): never sent to Supabase, only to local clusters.
+PLATFORM_STANDIN_SQL = Path(__file__).with_name("supabase_platform.sql")
 
 
 class LocalPostgresError(RuntimeError):

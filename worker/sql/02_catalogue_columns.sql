@@ -47,12 +47,19 @@ begin
     -- Stored generated column (one table rewrite on first install): it can never drift from ean.
     add column if not exists gtin text generated always as (public.normalize_gtin({{col_ean}})) stored;
 
+  -- A catalogue that stored "no picture" as '' or blanks: that is no picture (NULL), not a
+  -- picture without provenance. Normalized, never rejected (the CHECK below would refuse it).
+  if v_had_url then
+    update {{products}} set image_url = null
+     where image_url is not null and btrim(image_url) = '';
+  end if;
+
   -- First install over a catalogue that already had pictures: a person put them there, so they
   -- count as manual, fully trusted images and are never re-enqueued.
   if not v_had_status and v_had_url then
     update {{products}}
        set image_status = 'ok', image_source = 'manual', image_confidence = 1, image_updated_at = now()
-     where nullif(btrim(image_url), '') is not null;
+     where image_url is not null;
   end if;
 
   if not exists (select 1 from pg_constraint

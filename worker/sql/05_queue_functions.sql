@@ -87,12 +87,15 @@ end
 $$;
 
 -- p_kinds: the job kinds this worker can run (NULL = all), so a worker without a browser never
--- takes a browser job.
+-- takes a browser job. p_batch_id: only that backfill batch (NULL = any job), so
+-- `imagefill backfill --limit N` processes exactly its N jobs.
+drop function if exists imagefill.claim_image_jobs(text, integer, integer, public.image_job_kind[]);
 create or replace function imagefill.claim_image_jobs(
   p_worker text,
   p_limit integer,
   p_lease_seconds integer default 120,
-  p_kinds public.image_job_kind[] default null
+  p_kinds public.image_job_kind[] default null,
+  p_batch_id uuid default null
 )
 returns table (
   job_id uuid,
@@ -129,6 +132,7 @@ begin
     select j.id from public.image_jobs j
     where j.status = 'queued' and j.run_after <= now()
       and (p_kinds is null or j.kind = any (p_kinds))
+      and (p_batch_id is null or j.batch_id = p_batch_id)
     order by j.run_after, j.created_at
     limit p_limit
     for update skip locked
@@ -138,6 +142,7 @@ begin
     select j.id from public.image_jobs j
     where j.status = 'running' and j.locked_until < now()
       and (p_kinds is null or j.kind = any (p_kinds))
+      and (p_batch_id is null or j.batch_id = p_batch_id)
     order by j.locked_until
     limit p_limit
     for update skip locked
@@ -373,7 +378,7 @@ $$;
 
 revoke all on all functions in schema imagefill from public;
 grant execute on function
-  imagefill.claim_image_jobs(text, integer, integer, public.image_job_kind[]),
+  imagefill.claim_image_jobs(text, integer, integer, public.image_job_kind[], uuid),
   imagefill.extend_image_job_leases(text, uuid[], integer),
   imagefill.complete_image_job(uuid, text, public.image_status, text, public.image_source, numeric, jsonb, jsonb, jsonb),
   imagefill.fail_image_job(uuid, text, text, boolean, jsonb, integer),
