@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from worker.database import connect, connect_migrated
-from worker.runner import LeaseKeeper, Runner, open_worker
+from worker.runner import LeaseKeeper, Runner, open_worker, sweeper_for
 from worker.settings import Settings
 
 
@@ -98,6 +98,7 @@ async def run_backfill(
                 async with (
                     open_worker(settings, batch_id=batch_id) as runner,
                     LeaseKeeper(runner),
+                    sweeper_for(runner, settings),
                 ):
                     with stop_on_signals(runner):
                         await runner.run(until_idle=done)

@@ -161,6 +161,14 @@ class JobQueue:
     async def release(self, job: ClaimedJob, reason: str) -> None:
         await self._call("select imagefill.release_image_job($1, $2, $3)", job.job_id, self.worker_id, reason)
 
+    async def sweep(self, done_days: int, event_days: int, batch: int = 5000) -> dict[str, Any]:
+        """One periodic sweep (imagefill.sweep_image_queue): what it failed, folded and purged."""
+        raw = await self._pool.fetchval(
+            "select imagefill.sweep_image_queue($1, $2, $3)", done_days, event_days, batch
+        )
+        result: dict[str, Any] = json.loads(raw)
+        return result
+
     async def _call(self, sql: str, *args: Any) -> asyncpg.Record | None:
         try:
             return await self._pool.fetchrow(sql, *args)

@@ -43,8 +43,9 @@ class HostRateLimiter:
             os.close(fd)  # closing the descriptor releases the lock
 
     async def acquire(self) -> float:
-        """Waits for this caller's slot; returns the slot instant."""
-        slot = self.reserve()
+        """Waits for this caller's slot; returns the slot instant. The file work (open, flock,
+        which waits while another process holds the lock, write) runs in a thread, off the loop."""
+        slot = await asyncio.to_thread(self.reserve)
         wait = slot - time.time()
         if wait > 0:
             await asyncio.sleep(wait)

@@ -26,6 +26,7 @@ from worker.images import FetchPolicy, ImagePool, image_session
 from worker.lifetimes import BackgroundTask
 from worker.listener import JobListener
 from worker.logs import elapsed_ms
+from worker.maintenance import QueueSweeper
 from worker.pipeline import PermanentJobError, Pipeline
 from worker.queue import ClaimedJob, JobKind, JobQueue, LeaseLost
 from worker.ratelimit import HostRateLimiter
@@ -238,6 +239,23 @@ def build_store(settings: Settings) -> ImageStore:
     )
 
 
+async def keep_session_state(_conn: asyncpg.Connection) -> None:
+    """The pool's reset on release. asyncpg's default runs RESET ALL, UNLISTEN *, CLOSE ALL and
+    an advisory-unlock query on every release (~1.5 per job). This pool's connections never
+    change session state: the job functions set their flag with set_config(..., is_local => true),
+    nobody LISTENs on them (the listener has its own connection). asyncpg still rolls back a
+    transaction left open before calling this."""
+
+
+def sweeper_for(runner: Runner, settings: Settings) -> QueueSweeper:
+    return QueueSweeper(
+        runner.queue,
+        settings.worker_sweep_seconds,
+        settings.retention_done_jobs_days,
+        settings.retention_events_days,
+    )
+
+
 @contextlib.asynccontextmanager
 async def open_worker(
     settings: Settings, worker_id: str | None = None, batch_id: UUID | None = None
@@ -252,6 +270,7 @@ async def open_worker(
         server_settings=server_settings,
         # The transaction pooler cannot keep prepared statements between transactions.
         statement_cache_size=0 if settings.uses_transaction_pooler else 100,
+        reset=keep_session_state,
     )
     policy = FetchPolicy.from_allow_list(
         settings.image_fetch_allow_hosts,
@@ -336,6 +355,7 @@ async def run_worker(settings: Settings, *, once: bool = False) -> RunnerStats:
         # keeper last (leases must stay alive while in-flight jobs finish).
         async with (
             LeaseKeeper(runner),
+            sweeper_for(runner, settings),
             loop_lag,
             listener,
             HealthServer(snapshot, settings.worker_health_port),

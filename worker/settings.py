@@ -59,6 +59,11 @@ class Settings(BaseSettings):
     # First retry delay of a failed job; doubles per attempt, capped at one hour (in SQL).
     worker_retry_backoff_seconds: int = Field(default=30, ge=0, le=3600)
     worker_health_port: int | None = Field(default=None, ge=0, le=65535)
+    # The periodic sweep: fails leases that expired on their last attempt, folds the panel
+    # counters and applies the retention policy below (0 days = keep forever).
+    worker_sweep_seconds: float = Field(default=60.0, gt=0)
+    retention_done_jobs_days: int = Field(default=30, ge=0)
+    retention_events_days: int = Field(default=90, ge=0)
 
     storage_backend: StorageBackend = StorageBackend.supabase
     storage_bucket: str = "product-images"

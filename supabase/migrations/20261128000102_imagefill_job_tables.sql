@@ -21,10 +21,12 @@ create table if not exists public.image_jobs (
   constraint image_jobs_running_has_lease check (status <> 'running' or (locked_by is not null and locked_until is not null))
 );
 
--- Every job row is updated 3+ times in its life: leave room on each page for HOT updates and let
--- autovacuum visit the table long before the default 20 % of dead rows.
+-- Every job row is updated 3+ times in its life, and none of those updates can be HOT: each
+-- changes `status`, which the partial indexes below use in their predicates (bench/RESULTS.md
+-- measures 0 HOT updates). Free space left for HOT (fillfactor < 100) would only be wasted; what
+-- keeps the table small is autovacuum visiting it long before the default 20 % of dead rows.
+alter table public.image_jobs reset (fillfactor);
 alter table public.image_jobs set (
-  fillfactor = 70,
   autovacuum_vacuum_scale_factor = 0.01,
   autovacuum_vacuum_threshold = 100,
   autovacuum_analyze_scale_factor = 0.02,
@@ -63,6 +65,11 @@ language plpgsql
 set search_path = ''
 as $$
 begin
+  -- The retention policy (imagefill.purge_image_history) is the one exception: it deletes old
+  -- automatic events, never a person's decisions, with this transaction-local flag on.
+  if tg_op = 'DELETE' and coalesce(current_setting('imagefill.retention', true), '') = 'on' then
+    return old;
+  end if;
   raise exception 'image_job_events é somente de inclusão: eventos não podem ser alterados nem apagados'
     using errcode = 'IF010';
 end

@@ -131,6 +131,7 @@ $$;
 create or replace function imagefill.compact_image_tally()
 returns integer
 language plpgsql
+security definer  -- the worker (service_role) may only read the tally directly
 set search_path = ''
 as $$
 declare

@@ -1,6 +1,6 @@
 -- Job kinds, hand-back, stale results after an EAN change, human choices never overwritten.
 begin;
-select plan(14);
+select plan(15);
 
 insert into public.products (id, name, ean) values
   ('40000000-0000-0000-0000-000000000001', 'Um', '4000539770708'),
@@ -65,6 +65,7 @@ update public.image_jobs set status = 'running', locked_by = 'dead', locked_unti
 set local role service_role;
 select is((select count(*)::int from imagefill.claim_image_jobs('w2', 10, 60, '{enrich}')
             where product_id = '40000000-0000-0000-0000-000000000001'), 0, 'an exhausted job is not reclaimed');
+select is((imagefill.sweep_image_queue() ->> 'leases_failed')::int, 1, 'the periodic sweep fails it');
 select is((select image_status::text from public.products where id = '40000000-0000-0000-0000-000000000001'),
           'error', 'it fails and the product shows error');
 

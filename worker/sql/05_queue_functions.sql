@@ -123,7 +123,8 @@ begin
   if p_limit is null or p_limit < 1 then
     return;
   end if;
-  perform imagefill.fail_exhausted_leases();
+  -- Exhausted leases are failed by the worker's periodic sweep (sweep_image_queue), not here:
+  -- that scan was a third of every claim's time, and a crash on the last attempt can wait a minute.
   perform imagefill.as_automation(true);
   return query
   with due as (
@@ -138,9 +139,10 @@ begin
     for update skip locked
   ),
   expired as (
-    -- Crash recovery: running jobs whose worker stopped renewing the lease (image_jobs_lease_idx).
+    -- Crash recovery: running jobs whose worker stopped renewing the lease (image_jobs_lease_idx),
+    -- with an attempt left; the sweep fails the others.
     select j.id from public.image_jobs j
-    where j.status = 'running' and j.locked_until < now()
+    where j.status = 'running' and j.locked_until < now() and j.attempts < j.max_attempts
       and (p_kinds is null or j.kind = any (p_kinds))
       and (p_batch_id is null or j.batch_id = p_batch_id)
     order by j.locked_until
