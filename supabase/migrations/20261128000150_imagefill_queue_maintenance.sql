@@ -90,3 +90,8 @@ revoke all on function imagefill.purge_image_history(integer, integer, integer),
   imagefill.sweep_image_queue(integer, integer, integer) from public;
 grant execute on function imagefill.purge_image_history(integer, integer, integer),
   imagefill.sweep_image_queue(integer, integer, integer) to service_role;
+
+-- Imagefill records what it installed, whichever tool applied this file.
+insert into imagefill.schema_migrations (version, name)
+values ('20261128000150', 'imagefill_queue_maintenance')
+on conflict (version) do update set applied_at = now();
