@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 setup-demo: system-deps-demo $(VENV)/.installed-runtime
 
 # What `make test` needs on top: test tools, pgTAP's pg_prove, the Supabase CLI.
-setup: system-deps-test $(VENV)/.installed-dev node_modules/.installed
+setup: system-deps-test $(VENV)/.installed-dev node_modules/.installed web/node_modules/.installed
 
 system-deps-demo:
 	@bash scripts/install-system-deps.sh demo
@@ -34,6 +34,11 @@ node_modules/.installed: package.json package-lock.json
 	npm install --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# The review panel (Next.js): exact versions from web/package-lock.json.
+web/node_modules/.installed: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
 demo: setup-demo
 	$(BIN)/imagefill demo
 
@@ -46,7 +51,7 @@ test: lint
 	$(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules web/node_modules web/.next .pytest_cache .mypy_cache .ruff_cache
 
 bench: setup
 	$(PY) -m bench.bench_enqueue --rows 10000 --repeat 5

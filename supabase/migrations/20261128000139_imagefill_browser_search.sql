@@ -1,0 +1,41 @@
+-- Imagefill: Stage 4, the manual headless-browser search. Started only by a person (the panel's
+-- "Buscar no navegador" or `imagefill browse ID`); the automatic pipeline never queues it.
+-- Rendered by `imagefill schema render`; edit the template in worker/sql/, not this file.
+--
+-- The `browser` job is run by `imagefill browse` (or a worker started with browser jobs enabled):
+-- claim_image_jobs only hands it to a worker that asks for that kind. It stores what it finds as
+-- candidates with source = 'browser' and leaves the product in needs_review: never an approval.
+
+create or replace function public.request_browser_search(p_product_id uuid)
+returns jsonb
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_product record;
+  v_job_id uuid;
+begin
+  perform imagefill.assert_image_operator();
+  select * into v_product from imagefill.product_for_review(p_product_id);
+
+  insert into public.image_jobs (product_id, kind, payload)
+  values (p_product_id, 'browser', jsonb_build_object('requested_by', auth.uid(), 'gtin', v_product.gtin))
+  on conflict (product_id, kind) where status in ('queued', 'running') do nothing
+  returning id into v_job_id;
+
+  if v_job_id is null then
+    select j.id into v_job_id from public.image_jobs j
+     where j.product_id = p_product_id and j.kind = 'browser' and j.status in ('queued', 'running');
+    return jsonb_build_object('enqueued', false, 'product_id', p_product_id, 'job_id', v_job_id,
+                              'reason', 'Já existe uma busca no navegador pendente para este produto.');
+  end if;
+
+  insert into public.image_job_events (job_id, product_id, stage, outcome, detail)
+  values (v_job_id, p_product_id, 'review', 'browser_requested', jsonb_build_object('by', auth.uid()));
+  return jsonb_build_object('enqueued', true, 'product_id', p_product_id, 'job_id', v_job_id);
+end
+$$;
+
+revoke all on function public.request_browser_search(uuid) from public, anon;
+grant execute on function public.request_browser_search(uuid) to authenticated;

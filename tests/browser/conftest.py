@@ -1,0 +1,178 @@
+"""The review panel in a real browser: `next build` + `next start` of web/, Debian's Chromium driven by
+Playwright, the real Postgres with the migrations, the PostgREST/GoTrue stand-in (a test double,
+worker/offline/postgrest.py) and a real `imagefill run` process.
+
+Run them alone: `.venv/bin/pytest tests/browser -q`. Screenshots go to `.local/artifacts/`.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from playwright.async_api import Browser, BrowserContext, async_playwright
+
+from tests.harness import MigratedDatabase, Templates
+from worker.offline.panel import NextServer, build_web, serve
+from worker.offline.postgrest import PostgrestStandIn, StandInUser
+from worker.offline.services import OfflineServices
+from worker.offline.system_deps import system_file
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / ".local" / "artifacts"
+IMAGEFILL = str(Path(sys.executable).parent / "imagefill")
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+OPERATOR = StandInUser("00000000-0000-4000-8000-00000000a001", "operadora@mercado.com.br", "senha-operadora")
+NOT_OPERATOR = StandInUser("00000000-0000-4000-8000-00000000b002", "caixa@mercado.com.br", "senha-caixa")
+# Values that must never reach the browser: the build runs with them in its environment.
+BUILD_SECRETS = {
+    "SUPABASE_SERVICE_ROLE_KEY": "sentinel-service-role-7f3a9c",
+    "OPENAI_API_KEY": "sk-sentinel-openai-4b1d2e",
+    "IMAGE_SEARCH_API_KEY": "sentinel-search-key-9e8d7c",
+    "DATABASE_URL": "postgresql://sentinel-db-user:sentinel-db-pass@db.example/postgres",
+    "SOME_PRIVATE_SETTING": "sentinel-private-setting-1a2b3c",
+}
+
+
+@pytest.fixture(scope="session")
+def web_build() -> float:
+    """Built once per session (and reused while web/ is unchanged); returns the build's seconds."""
+    return build_web(BUILD_SECRETS)
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(
+            executable_path=str(system_file("chromium")), args=CHROMIUM_FLAGS, headless=True
+        )
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+def session_cookie(stand_in: PostgrestStandIn, user: StandInUser, url: str) -> dict[str, Any]:
+    """How @supabase/ssr keeps the session: cookie `sb-<first label of the Supabase host>-auth-token`,
+    value `base64-` + base64url(JSON of the GoTrue session)."""
+    session = stand_in.session_for(user.id, user.email)
+    value = "base64-" + base64.urlsafe_b64encode(json.dumps(session).encode()).decode().rstrip("=")
+    return {"name": "sb-127-auth-token", "value": value, "url": url}
+
+
+@dataclass
+class PanelStack:
+    db: MigratedDatabase
+    services: OfflineServices
+    stand_in: PostgrestStandIn
+    supabase_url: str
+    next_server: NextServer
+    workdir: Path
+    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return self.next_server.url
+
+    def cookie(self, user: StandInUser) -> dict[str, Any]:
+        return session_cookie(self.stand_in, user, self.url)
+
+    async def context(self, browser: Browser, user: StandInUser | None = OPERATOR) -> BrowserContext:
+        context = await browser.new_context(viewport={"width": 1366, "height": 900}, locale="pt-BR")
+        if user is not None:
+            await context.add_cookies([self.cookie(user)])  # type: ignore[list-item]
+        return context
+
+    def start_worker(self, **overrides: str) -> None:
+        env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("OFF_", "WORKER_", "STORAGE_", "IMAGE_"))
+        }
+        env |= self.services.worker_env(self.db.dsn)
+        env |= {
+            "RATE_LIMIT_DIR": str(self.workdir / "ratelimit"),
+            "WORKER_POLL_SECONDS": "0.5",
+            "WORKER_CONCURRENCY": "4",
+            "WORKER_RETRY_BACKOFF_SECONDS": "0",
+            "LOG_JSON": "true",
+            **overrides,
+        }
+        with (self.workdir / f"worker-{len(self.workers)}.log").open("wb") as log:
+            self.workers.append(
+                subprocess.Popen(
+                    [IMAGEFILL, "run"], env=env, cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT
+                )
+            )
+
+    def stop_workers(self) -> None:
+        for proc in self.workers:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.workers:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+        self.workers.clear()
+
+
+NON_OPERATOR_SQL = f"""
+create or replace function public.is_image_operator()
+returns boolean language sql stable set search_path = ''
+as $$ select auth.uid() is not null and auth.uid() <> '{NOT_OPERATOR.id}'::uuid $$;
+"""
+
+
+@pytest.fixture(scope="module")
+async def stack(
+    templates: Templates, web_build: float, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[PanelStack]:
+    """One database, stand-ins, the built panel and (on demand) workers, for one test module."""
+    db = templates.fresh_database()
+    # The README's way to restrict the panel: the user's own is_image_operator().
+    db.cluster.psql(NON_OPERATOR_SQL, dbname=db.name, user="postgres")
+    workdir = tmp_path_factory.mktemp("panel")
+    async with OfflineServices() as services:
+        stand_in = PostgrestStandIn(
+            db.cluster.dsn(db.name, user="authenticator"), users=[OPERATOR, NOT_OPERATOR]
+        )
+        runner, supabase_url = await serve(stand_in.app)
+        next_server = NextServer.start(supabase_url, stand_in.anon_key, workdir / "next.log")
+        panel = PanelStack(db, services, stand_in, supabase_url, next_server, workdir)
+        try:
+            yield panel
+        finally:
+            panel.stop_workers()
+            next_server.stop()
+            await runner.cleanup()
+
+
+@pytest.fixture
+async def db_conn(stack: PanelStack) -> AsyncIterator[asyncpg.Connection]:
+    conn = await asyncpg.connect(stack.db.dsn)
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Iterator[Path]:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    yield ARTIFACTS
