@@ -67,7 +67,11 @@ def test_install_script_does_not_touch_apt_when_everything_is_present(tmp_path: 
 
 def _string_constants(path: Path) -> list[str]:
     tree = ast.parse(path.read_text())
-    return [node.value for node in ast.walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str)]
+    return [
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    ]
 
 
 def test_code_reaches_system_files_only_through_the_manifest() -> None:
@@ -82,6 +86,8 @@ def test_code_reaches_system_files_only_through_the_manifest() -> None:
             if "shutil.which" in source or "import which" in source:
                 offenders.append(f"{path.relative_to(ROOT)}: shutil.which")
             for value in _string_constants(path):
-                if value.startswith(("/usr/bin/", "/usr/sbin/", "/usr/lib/postgresql", "/usr/share/postgresql")):
+                if value.startswith(
+                    ("/usr/bin/", "/usr/sbin/", "/usr/lib/postgresql", "/usr/share/postgresql")
+                ):
                     offenders.append(f"{path.relative_to(ROOT)}: {value}")
     assert offenders == [], "use worker.offline.system_deps.system_file e declare o arquivo no manifesto"

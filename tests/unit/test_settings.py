@@ -71,9 +71,7 @@ def test_an_empty_optional_setting_means_not_set(monkeypatch: pytest.MonkeyPatch
     assert getattr(load_settings(_env_file=None), name) == getattr(baseline, name)
 
 
-def test_empty_values_in_a_dotenv_file_mean_not_set(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_empty_values_in_a_dotenv_file_mean_not_set(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """The same through a `.env` file: every optional setting present and empty, as users copy it."""
     for name in Settings.model_fields:
         monkeypatch.delenv(name.upper(), raising=False)
