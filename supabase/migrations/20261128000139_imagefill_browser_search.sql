@@ -39,3 +39,8 @@ $$;
 
 revoke all on function public.request_browser_search(uuid) from public, anon;
 grant execute on function public.request_browser_search(uuid) to authenticated;
+
+-- Imagefill records what it installed, whichever tool applied this file.
+insert into imagefill.schema_migrations (version, name)
+values ('20261128000139', 'imagefill_browser_search')
+on conflict (version) do update set applied_at = now();
