@@ -176,7 +176,9 @@ async def catalogue_status(database_url: str) -> dict[str, Any]:
             oldest["product_name"] = label["name"] if label else None
             oldest["product_ean"] = label["ean"] if label else None
         outside = await conn.fetchval("select imagefill.products_outside_queue()")
+        usage = await conn.fetch("select * from imagefill.usage_summary()")
         return {
+            "usage": [dict(r) for r in usage],
             "overall": overall,
             "oldest_queued": oldest,
             "outside_queue": int(outside or 0),

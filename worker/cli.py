@@ -368,11 +368,12 @@ def describe_oldest(job: dict[str, Any]) -> str:
 
 @app.command()
 def status(database: DatabaseOption = None) -> None:
-    """Contagens por status, o job mais antigo na fila e as falhas por último erro."""
+    """Contagens por status, etapas ativas, tokens e custo, o job mais antigo e as falhas."""
     from worker.backfill import catalogue_status
 
     dsn = database_url(database)
     state = run_async(catalogue_status(dsn), dsn)
+    settings = _settings_for_status(database)
     overall = state["overall"]
     view = Table("status", "produtos", title="Catálogo")
     for key in ("total", "ok", "needs_review", "queued", "running", "missing", "error", "invalid_ean"):
@@ -387,6 +388,9 @@ def status(database: DatabaseOption = None) -> None:
             f" imagefill backfill --limit {min(outside, 500)}"
         )
     console.print(f"workers conectados: {state['workers']}")
+    if settings is not None:
+        _print_stage_plan(settings)
+        _print_usage(state["usage"], settings)
     if state["failures"]:
         failures = Table("último erro", "jobs", title="Falhas")
         for row in state["failures"]:
@@ -406,6 +410,54 @@ def parse_key(product_id: str, key_type: str) -> object:
             f"ID inválido: {product_id!r} não é um {key_type} (o tipo da chave do seu catálogo)."
         ) from None
     return product_id
+
+
+def _settings_for_status(database: str | None) -> Settings | None:
+    try:
+        return load_settings(storage_backend="local", **({"database_url": database} if database else {}))
+    except SettingsError as exc:
+        err_console.print(f"[yellow]aviso:[/yellow] etapas e custos não exibidos — {exc}")
+        return None
+
+
+def _print_stage_plan(settings: Settings) -> None:
+    from worker.stages.plan import stage_plan
+
+    view = Table("etapa", "situação", title="Etapas (com a configuração deste ambiente)")
+    for state in stage_plan(settings):
+        view.add_row(state.stage, state.detail)
+    console.print(view)
+
+
+def _print_usage(rows: list[dict[str, object]], settings: Settings) -> None:
+    from worker.costs import cost_usd
+
+    if not rows:
+        console.print("uso de APIs pagas: nenhum ainda")
+        return
+    view = Table(
+        "modelo/provedor", "uso", "produtos", "chamadas", "tokens entrada", "tokens saída", "custo estimado"
+    )
+    total = 0.0
+    for row in rows:
+        model, inputs, outputs = (
+            str(row["model"]),
+            int(str(row["input_tokens"])),
+            int(str(row["output_tokens"])),
+        )
+        cost = cost_usd(settings.prices, model, inputs, outputs) if row["purpose"] != "image_search" else None
+        total += cost or 0.0
+        view.add_row(
+            model,
+            str(row["purpose"]),
+            str(row["products"]),
+            str(row["requests"]),
+            f"{inputs:,}".replace(",", "."),
+            f"{outputs:,}".replace(",", "."),
+            f"US$ {cost:.4f}" if cost is not None else "—",
+        )
+    view.title = f"Uso de APIs pagas — OpenAI: US$ {total:.4f} (preços de OPENAI_PRICES)"
+    console.print(view)
 
 
 @app.command()

@@ -10,21 +10,37 @@ A person's approval (`approve` jobs) skips the stages: download, normalize, stor
 
 from __future__ import annotations
 
+import asyncio
 import time
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import aiohttp
 from loguru import logger
 
 from worker.images import FetchPolicy, ImagePool, ImageRejected, NormalizedImage, download_image
 from worker.logs import elapsed_ms
-from worker.queue import Candidate, ClaimedJob, JobOutcome, StageEvent
-from worker.stages.image_search import ImageSearch
-from worker.stages.openai_judge import ImageJudge, ProductFacts
+from worker.queue import Candidate, ClaimedJob, JobOutcome, JobQueue, StageEvent
+from worker.stages.image_search import (
+    DUPLICATE_DISTANCE,
+    ImageSearch,
+    SearchHit,
+    SearchUnavailable,
+    dhash,
+    hash_distance,
+    hit_refusal,
+    interleave,
+)
+from worker.stages.openai_judge import ImageJudge, Judgement, ProductFacts, Verdict, facts_key
 from worker.stages.openfoodfacts import OffImageCandidate, OffProduct, OpenFoodFactsClient
+from worker.stages.queries import ProductAttributes, build_search_queries
 from worker.storage import ImageStore
 
 HUMAN_CONFIDENCE = 1.0
+PLANOGRAM_MIN_SIDE = 650  # ranking prefers pictures at least this large on their long side
+DOWNLOAD_CONCURRENCY = 4
+JUDGE_CONCURRENCY = 3
 
 
 class PermanentJobError(Exception):
@@ -35,6 +51,44 @@ class PermanentJobError(Exception):
 class FetchedImage:
     url: str
     image: NormalizedImage
+
+
+@dataclass(frozen=True)
+class SearchPolicy:
+    results_per_query: int = 8
+    max_candidates: int = 10
+    min_side: int = 300
+    blocked_domains: frozenset[str] = field(default_factory=frozenset)
+
+
+AttributeExtractor = Callable[[ProductFacts], Awaitable[ProductAttributes]]
+
+
+def match_probability(verdict: Verdict) -> float:
+    """What a candidate's `confidence` means in the audit and the panel: how likely it is the
+    product (a confident "no" is a low number), so best-first ordering is simply by it."""
+    return round(verdict.confidence if verdict.match else 1 - verdict.confidence, 4)
+
+
+def rank_key(candidate: Candidate, threshold: float) -> tuple[bool, bool, bool, bool, bool, float]:
+    """Usable first; approvable matches; then packshots, then planogram-size pictures, then confidence."""
+    approvable = bool(candidate.match) and (candidate.confidence or 0) >= threshold
+    long_side = max(candidate.width or 0, candidate.height or 0)
+    return (
+        candidate.usable is not False,
+        approvable,
+        bool(candidate.match),
+        bool(candidate.packshot),
+        long_side >= PLANOGRAM_MIN_SIDE,
+        candidate.confidence if candidate.confidence is not None else 0.5,
+    )
+
+
+def rank_candidates(candidates: list[Candidate], threshold: float) -> list[Candidate]:
+    ranked = sorted(candidates, key=lambda c: rank_key(c, threshold), reverse=True)
+    for position, candidate in enumerate(ranked, start=1):
+        candidate.rank = position
+    return ranked
 
 
 class Pipeline:
@@ -50,6 +104,9 @@ class Pipeline:
         max_side: int = 1200,
         judge: ImageJudge | None = None,
         search: ImageSearch | None = None,
+        ledger: JobQueue | None = None,
+        attributes: AttributeExtractor | None = None,
+        search_policy: SearchPolicy | None = None,
     ) -> None:
         self.off = off
         self.image_session = image_session
@@ -60,6 +117,9 @@ class Pipeline:
         self.max_side = max_side
         self.judge = judge
         self.search = search
+        self.ledger = ledger  # verdict cache and usage records; None: neither (e.g. `eval`)
+        self.attributes = attributes
+        self.search_policy = search_policy or SearchPolicy()
 
     async def run(self, job: ClaimedJob) -> JobOutcome:
         if job.kind == "approve":
@@ -72,35 +132,273 @@ class Pipeline:
 
         # 1. Open Food Facts by EAN.
         off_product = await self.stage_open_food_facts(job, outcome)
+        evidence = off_product.evidence() if off_product else {}
         fetched = await self.first_usable_image(job, off_product.candidates if off_product else [], outcome)
 
         # 2. The judge validates the OFF candidate.
-        if fetched is not None and off_product is not None:
-            candidate = Candidate(url=fetched.url, source="openfoodfacts")
+        if fetched is not None:
+            candidate = self.candidate_for(fetched, "openfoodfacts")
             outcome.candidates.append(candidate)
             if self.judge is None:
                 candidate.reason = "sem validação automática configurada (OpenAI)"
                 outcome.events.append(StageEvent("openai_judge", "not_configured"))
             else:
-                verdict = await self.judge.validate(facts, fetched.image, off_product.evidence())
-                candidate.confidence, candidate.reason = verdict.confidence, verdict.reason
-                outcome.events.append(
-                    StageEvent(
-                        "openai_judge",
-                        "match" if verdict.match else "no_match",
-                        {"confidence": verdict.confidence, "reason": verdict.reason},
-                    )
-                )
-                if verdict.match and verdict.confidence >= self.threshold:
+                verdict = await self.judge_candidate(job, facts, fetched.image, evidence, candidate, outcome)
+                if self.approvable(verdict):
+                    assert verdict is not None
                     return await self.approve(job, outcome, fetched, "openfoodfacts", verdict.confidence)
 
         # 3. Image search: only when 1–2 failed, and only with a judge to rank what it finds.
         if self.search is None or self.judge is None:
-            outcome.events.append(StageEvent("image_search", "not_configured"))
+            why = "sem chave da busca de imagens" if self.search is None else "sem validador (OpenAI)"
+            outcome.events.append(StageEvent("image_search", "not_configured", {"reason": why}))
+        else:
+            best = await self.stage_image_search(job, facts, evidence, outcome)
+            if best is not None:
+                found, candidate = best
+                assert candidate.confidence is not None
+                return await self.approve(job, outcome, found, "search_api", candidate.confidence, candidate)
 
-        # 4. A person decides.
+        # 4. A person decides, best candidate first.
+        outcome.candidates = rank_candidates(outcome.candidates, self.threshold)
         outcome.events.append(StageEvent("review", "needs_review", {"candidates": len(outcome.candidates)}))
         return outcome
+
+    def approvable(self, verdict: Verdict | None) -> bool:
+        """The policy: the judge says it is the product, at or above the threshold."""
+        return verdict is not None and verdict.match and verdict.confidence >= self.threshold
+
+    @staticmethod
+    def candidate_for(fetched: FetchedImage, source: str, hit: SearchHit | None = None) -> Candidate:
+        return Candidate(
+            url=fetched.url,
+            source=source,
+            width=fetched.image.width,
+            height=fetched.image.height,
+            sha256=fetched.image.content_hash,
+            dhash=dhash(fetched.image.main_jpeg),
+            query=hit.query if hit else None,
+            page_url=hit.page_url if hit else None,
+            page_host=(hit.host or (urlsplit(hit.page_url).hostname if hit.page_url else None))
+            if hit
+            else None,
+        )
+
+    async def judge_candidate(
+        self,
+        job: ClaimedJob,
+        facts: ProductFacts,
+        image: NormalizedImage,
+        evidence: dict[str, str | None],
+        candidate: Candidate,
+        outcome: JobOutcome,
+    ) -> Verdict | None:
+        """One verdict, from the cache when this picture was already judged for this product."""
+        judgement = await self.judge_with_cache(job, facts, image, evidence)
+        verdict = judgement.verdict
+        if verdict is None:
+            candidate.reason = f"sem veredito: {judgement.problem}"
+            outcome.events.append(
+                StageEvent("openai_judge", "no_verdict", {"url": candidate.url, "problem": judgement.problem})
+            )
+            return None
+        candidate.match = verdict.match
+        candidate.confidence = match_probability(verdict)
+        candidate.reason = verdict.reason
+        candidate.packshot = verdict.packshot
+        outcome.events.append(
+            StageEvent(
+                "openai_judge",
+                "match" if verdict.match else "no_match",
+                {
+                    "url": candidate.url,
+                    "confidence": verdict.confidence,
+                    "reason": verdict.reason,
+                    "packshot": verdict.packshot,
+                    "cached": judgement.cached,
+                },
+            )
+        )
+        return verdict
+
+    async def judge_with_cache(
+        self, job: ClaimedJob, facts: ProductFacts, image: NormalizedImage, evidence: dict[str, str | None]
+    ) -> Judgement:
+        assert self.judge is not None
+        key = facts_key(facts, evidence)
+        if self.ledger is not None:
+            cached = await self.ledger.cached_verdict(
+                job.product_id, image.content_hash, self.judge.model, key
+            )
+            if cached is not None:
+                return Judgement(Verdict.model_validate(cached), cached=True)
+        judgement = await self.judge.validate(facts, image, evidence)
+        if self.ledger is not None:
+            for usage in judgement.usage:
+                await self.ledger.record_usage(
+                    job, usage.model, usage.purpose, usage.input_tokens, usage.output_tokens
+                )
+            if judgement.verdict is not None:
+                await self.ledger.store_verdict(
+                    job.product_id, image.content_hash, self.judge.model, key, judgement.verdict.model_dump()
+                )
+        return judgement
+
+    async def stage_image_search(
+        self, job: ClaimedJob, facts: ProductFacts, evidence: dict[str, str | None], outcome: JobOutcome
+    ) -> tuple[FetchedImage, Candidate] | None:
+        """Queries → hits → filter → parallel SSRF-safe downloads → dedup → judge → best, if good enough."""
+        assert self.search is not None
+        started = time.monotonic()
+        policy = self.search_policy
+        attributes = await self.product_attributes(job, facts)
+        queries = build_search_queries(facts, attributes)
+        outcome.events.append(
+            StageEvent(
+                "query_builder",
+                attributes.source,
+                {
+                    "queries": queries,
+                    "brand": attributes.brand,
+                    "product": attributes.product,
+                    "flavour": attributes.flavour,
+                    "size": attributes.size,
+                    **({"problem": attributes.problem} if attributes.problem else {}),
+                },
+            )
+        )
+        try:
+            per_query = [await self.search.search_images(q, policy.results_per_query) for q in queries]
+        except SearchUnavailable as exc:
+            outcome.events.append(StageEvent("image_search", "unavailable", {"reason": str(exc)}))
+            return None
+        finally:
+            if self.ledger is not None and queries:
+                await self.ledger.record_usage(
+                    job, self.search.provider, "image_search", requests=len(queries)
+                )
+
+        hits = await self.filter_hits(job, interleave(per_query), outcome)
+        fetched = await self.download_all(hits[: policy.max_candidates], outcome)
+        fetched = await self.drop_duplicates(job, fetched, outcome)
+        semaphore = asyncio.Semaphore(JUDGE_CONCURRENCY)
+
+        async def judge(item: tuple[SearchHit, FetchedImage]) -> tuple[FetchedImage, Candidate]:
+            hit, image = item
+            candidate = self.candidate_for(image, "search_api", hit)
+            async with semaphore:
+                await self.judge_candidate(job, facts, image.image, evidence, candidate, outcome)
+            return image, candidate
+
+        judged = await asyncio.gather(*(judge(item) for item in fetched))
+        outcome.candidates.extend(candidate for _, candidate in judged)
+        ranked = sorted(judged, key=lambda pair: rank_key(pair[1], self.threshold), reverse=True)
+        best = ranked[0] if ranked else None
+        approved = best is not None and bool(best[1].match) and (best[1].confidence or 0) >= self.threshold
+        outcome.events.append(
+            StageEvent(
+                "image_search",
+                "approved" if approved else "nothing_good_enough",
+                {
+                    "queries": len(queries),
+                    "hits": sum(len(h) for h in per_query),
+                    "judged": len(judged),
+                    "best": best[1].url if best else None,
+                    "ms": elapsed_ms(started),
+                },
+            )
+        )
+        _log(job, "image_search", outcome.events[-1].outcome, elapsed_ms(started))
+        return best if approved else None
+
+    async def product_attributes(self, job: ClaimedJob, facts: ProductFacts) -> ProductAttributes:
+        from worker.stages.queries import parse_product_attributes
+
+        if self.attributes is None:
+            return parse_product_attributes(facts.name, facts.brand)
+        attributes = await self.attributes(facts)
+        if self.ledger is not None:
+            for usage in attributes.usage:
+                await self.ledger.record_usage(
+                    job, usage.model, usage.purpose, usage.input_tokens, usage.output_tokens
+                )
+        return attributes
+
+    async def filter_hits(
+        self, job: ClaimedJob, hits: list[SearchHit], outcome: JobOutcome
+    ) -> list[SearchHit]:
+        """Each picture URL once; never a rejected, blocked, odd-typed or too-small one."""
+        policy = self.search_policy
+        rejected = set(job.rejected_urls)
+        seen = {c.url for c in outcome.candidates}
+        kept: list[SearchHit] = []
+        for hit in hits:
+            if hit.url in seen:
+                continue
+            seen.add(hit.url)
+            refusal = hit_refusal(
+                hit, rejected_urls=rejected, blocked=policy.blocked_domains, min_side=policy.min_side
+            )
+            if refusal is not None:
+                outcome.events.append(
+                    StageEvent("image_search", "filtered", {"url": hit.url, "reason": refusal})
+                )
+                continue
+            kept.append(hit)
+        return kept
+
+    async def download_all(
+        self, hits: list[SearchHit], outcome: JobOutcome
+    ) -> list[tuple[SearchHit, FetchedImage]]:
+        semaphore = asyncio.Semaphore(DOWNLOAD_CONCURRENCY)
+
+        async def one(hit: SearchHit) -> tuple[SearchHit, FetchedImage] | None:
+            async with semaphore:
+                try:
+                    image = await self.fetch(hit.url)
+                except ImageRejected as exc:
+                    outcome.events.append(
+                        StageEvent("download", "image_rejected", {"url": hit.url, "reason": str(exc)})
+                    )
+                    return None
+            if max(image.width, image.height) < self.search_policy.min_side:
+                outcome.events.append(
+                    StageEvent(
+                        "download",
+                        "too_small",
+                        {"url": hit.url, "width": image.width, "height": image.height},
+                    )
+                )
+                return None
+            return hit, FetchedImage(hit.url, image)
+
+        results = await asyncio.gather(*(one(hit) for hit in hits))
+        return [r for r in results if r is not None]
+
+    async def drop_duplicates(
+        self, job: ClaimedJob, fetched: list[tuple[SearchHit, FetchedImage]], outcome: JobOutcome
+    ) -> list[tuple[SearchHit, FetchedImage]]:
+        """The same picture on two sites (or one a person rejected) is judged and shown once at most."""
+        rejected = await self.ledger.rejected_picture_hashes(job.product_id) if self.ledger else []
+        known = [c.dhash for c in outcome.candidates if c.dhash]
+        kept: list[tuple[SearchHit, FetchedImage]] = []
+        for hit, image in fetched:
+            picture_hash = dhash(image.image.main_jpeg)
+            if any(hash_distance(picture_hash, r) <= DUPLICATE_DISTANCE for r in rejected):
+                outcome.events.append(
+                    StageEvent(
+                        "image_search",
+                        "filtered",
+                        {"url": hit.url, "reason": "imagem rejeitada por uma pessoa"},
+                    )
+                )
+                continue
+            if any(hash_distance(picture_hash, k) <= DUPLICATE_DISTANCE for k in known):
+                outcome.events.append(StageEvent("image_search", "duplicate", {"url": hit.url}))
+                continue
+            known.append(picture_hash)
+            kept.append((hit, image))
+        return kept
 
     async def stage_open_food_facts(self, job: ClaimedJob, outcome: JobOutcome) -> OffProduct | None:
         started = time.monotonic()
@@ -174,7 +472,13 @@ class Pipeline:
         return await self.image_pool.normalize(data, self.max_side)
 
     async def approve(
-        self, job: ClaimedJob, outcome: JobOutcome, fetched: FetchedImage, source: str, confidence: float
+        self,
+        job: ClaimedJob,
+        outcome: JobOutcome,
+        fetched: FetchedImage,
+        source: str,
+        confidence: float,
+        chosen: Candidate | None = None,
     ) -> JobOutcome:
         stored = await self.store.save(job.product_id, fetched.image)
         outcome.events.append(
@@ -189,6 +493,9 @@ class Pipeline:
             "thumb_url": stored.thumb_url,
             "sha256": fetched.image.content_hash,
         }
+        if chosen is not None and chosen.page_url:
+            outcome.result |= {"page_url": chosen.page_url, "page_host": chosen.page_host}
+        outcome.candidates = rank_candidates(outcome.candidates, self.threshold)
         return outcome
 
     async def store_approved_image(self, job: ClaimedJob) -> JobOutcome:

@@ -56,6 +56,15 @@ class Candidate:
     reason: str | None = None
     query: str | None = None
     usable: bool | None = None  # False: kept for the audit, never offered to a reviewer
+    match: bool | None = None
+    packshot: bool | None = None  # whole package, front face, plain background (the judge's view)
+    width: int | None = None
+    height: int | None = None
+    page_url: str | None = None  # where a search result was found (provenance)
+    page_host: str | None = None
+    rank: int | None = None  # 1 = best, after ranking
+    sha256: str | None = None
+    dhash: str | None = None  # perceptual hash: the same picture at another URL is the same picture
 
     def as_json(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v is not None}
@@ -168,6 +177,50 @@ class JobQueue:
         )
         result: dict[str, Any] = json.loads(raw)
         return result
+
+    async def cached_verdict(
+        self, product_id: str, image_sha256: str, model: str, facts_sha256: str
+    ) -> dict[str, Any] | None:
+        raw = await self._pool.fetchval(
+            "select imagefill.cached_verdict($1, $2, $3, $4)", product_id, image_sha256, model, facts_sha256
+        )
+        return json.loads(raw) if raw else None
+
+    async def store_verdict(
+        self, product_id: str, image_sha256: str, model: str, facts_sha256: str, verdict: dict[str, Any]
+    ) -> None:
+        await self._pool.execute(
+            "select imagefill.store_verdict($1, $2, $3, $4, $5::jsonb)",
+            product_id,
+            image_sha256,
+            model,
+            facts_sha256,
+            json.dumps(verdict),
+        )
+
+    async def rejected_picture_hashes(self, product_id: str) -> list[str]:
+        """Perceptual hashes of the pictures a person rejected for this product (at any URL)."""
+        rows = await self._pool.fetchval("select imagefill.rejected_picture_hashes($1)", product_id)
+        return list(rows or [])
+
+    async def record_usage(
+        self,
+        job: ClaimedJob,
+        model: str,
+        purpose: str,
+        input_tokens: int = 0,
+        output_tokens: int = 0,
+        requests: int = 1,
+    ) -> None:
+        await self._pool.execute(
+            "select imagefill.record_usage($1, $2, $3, $4, $5, $6)",
+            job.job_id,
+            model,
+            purpose,
+            input_tokens,
+            output_tokens,
+            requests,
+        )
 
     async def _call(self, sql: str, *args: Any) -> asyncpg.Record | None:
         try:

@@ -19,6 +19,7 @@ from uuid import UUID
 
 import aiohttp
 import asyncpg
+import openai
 from loguru import logger
 
 from worker.health import HealthServer
@@ -27,11 +28,15 @@ from worker.lifetimes import BackgroundTask
 from worker.listener import JobListener
 from worker.logs import elapsed_ms
 from worker.maintenance import QueueSweeper
-from worker.pipeline import PermanentJobError, Pipeline
+from worker.pipeline import AttributeExtractor, PermanentJobError, Pipeline, SearchPolicy
 from worker.queue import ClaimedJob, JobKind, JobQueue, LeaseLost
 from worker.ratelimit import HostRateLimiter
-from worker.settings import Settings, StorageBackend
+from worker.settings import SearchProvider, Settings, StorageBackend
+from worker.stages.image_search import BraveImageSearch, ImageSearch, parse_domains
+from worker.stages.openai_judge import OpenAIJudge, ProductFacts
 from worker.stages.openfoodfacts import OffUnavailable, OpenFoodFactsClient
+from worker.stages.plan import stage_plan
+from worker.stages.queries import ProductAttributes, extract_product_attributes
 from worker.stats import LoopLagMonitor, RunnerStats, WorkerSnapshot
 from worker.storage import ImageStore, LocalImageStore, StorageFailed, SupabaseImageStore
 
@@ -256,6 +261,46 @@ def sweeper_for(runner: Runner, settings: Settings) -> QueueSweeper:
     )
 
 
+def build_openai_client(settings: Settings) -> openai.AsyncOpenAI | None:
+    """None without a key: stage 2 off, nothing auto-approved. `OPENAI_BASE_URL` unset means the
+    SDK's own default (which also reads the OPENAI_BASE_URL environment variable)."""
+    if settings.openai_api_key is None:
+        return None
+    return openai.AsyncOpenAI(
+        api_key=settings.openai_api_key.get_secret_value(),
+        base_url=settings.openai_base_url,
+        timeout=settings.openai_timeout_seconds,
+        max_retries=settings.openai_max_retries,
+    )
+
+
+def build_search(settings: Settings, session: aiohttp.ClientSession) -> ImageSearch | None:
+    if not all(s.active for s in stage_plan(settings) if s.stage == "image_search"):
+        return None
+    assert settings.image_search_api_key is not None
+    if settings.image_search_provider is SearchProvider.brave:
+        return BraveImageSearch(
+            session,
+            api_key=settings.image_search_api_key.get_secret_value(),
+            base_url=settings.image_search_base_url,
+            country=settings.image_search_country,
+            language=settings.image_search_language,
+        )
+    return None
+
+
+def attribute_extractor(client: openai.AsyncOpenAI | None, model: str) -> AttributeExtractor:
+    async def extract(product: ProductFacts) -> ProductAttributes:
+        return await extract_product_attributes(product, client, model)
+
+    return extract
+
+
+def log_stage_plan(settings: Settings) -> None:
+    for state in stage_plan(settings):
+        logger.bind(stage=state.stage, active=state.active, detail=state.detail).info("stage_plan")
+
+
 @contextlib.asynccontextmanager
 async def open_worker(
     settings: Settings, worker_id: str | None = None, batch_id: UUID | None = None
@@ -297,6 +342,12 @@ async def open_worker(
             store = build_store(settings)
             stack.push_async_callback(store.close)
             image_pool = await stack.enter_async_context(ImagePool())
+            client = build_openai_client(settings)
+            if client is not None:
+                stack.push_async_callback(client.close)
+            queue = JobQueue(
+                pool, worker_id, settings.worker_lease_seconds, settings.worker_retry_backoff_seconds
+            )
             pipeline = Pipeline(
                 off=off,
                 image_session=images,
@@ -305,9 +356,16 @@ async def open_worker(
                 store=store,
                 threshold=settings.image_confidence_threshold,
                 max_side=settings.image_max_side,
-            )
-            queue = JobQueue(
-                pool, worker_id, settings.worker_lease_seconds, settings.worker_retry_backoff_seconds
+                judge=OpenAIJudge(client, settings.openai_model) if client is not None else None,
+                search=build_search(settings, api_session),
+                ledger=queue,
+                attributes=attribute_extractor(client, settings.openai_model),
+                search_policy=SearchPolicy(
+                    results_per_query=settings.image_search_results_per_query,
+                    max_candidates=settings.image_search_max_candidates,
+                    min_side=settings.image_search_min_side,
+                    blocked_domains=parse_domains(settings.image_search_blocked_domains),
+                ),
             )
             yield Runner(
                 queue,
@@ -334,6 +392,7 @@ async def run_worker(settings: Settings, *, once: bool = False) -> RunnerStats:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, runner.stop)
         logger.bind(worker_id=runner.queue.worker_id, concurrency=runner.concurrency).info("worker_started")
+        log_stage_plan(settings)
         listener = JobListener(
             settings.database_url, runner.wake, listen_supported=not settings.uses_transaction_pooler
         )

@@ -15,6 +15,10 @@ class StorageBackend(StrEnum):
     local = "local"
 
 
+class SearchProvider(StrEnum):
+    brave = "brave"
+
+
 class SettingsError(RuntimeError):
     """A missing or malformed setting; the message names it, in one line."""
 
@@ -39,11 +43,28 @@ class Settings(BaseSettings):
 
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
-    openai_model: str = "gpt-4o-mini"
+    # Chosen by cost per verdict, not per token (README, "Etapa 2"): image tokens differ per family.
+    openai_model: str = "gpt-4.1-mini"
+    openai_timeout_seconds: float = Field(default=30.0, gt=0)
+    # The SDK's own retries (429 honouring Retry-After, 5xx, timeouts); then "no verdict".
+    openai_max_retries: int = Field(default=2, ge=0, le=10)
+    # USD per 1M tokens, `model=input/output`, comma-separated: what `status` and `eval` multiply by.
+    openai_prices: str = (
+        "gpt-4.1-mini=0.40/1.60,gpt-4.1-nano=0.10/0.40,gpt-4o-mini=0.15/0.60,"
+        "gpt-5-mini=0.25/2.00,gpt-5-nano=0.05/0.40"
+    )
 
-    image_search_provider: str | None = None
+    image_search_provider: SearchProvider | None = None
     image_search_api_key: SecretStr | None = None
     image_search_base_url: str | None = None
+    # Results asked per query (the issue's 5–10) and most candidates judged per product (cost cap).
+    image_search_results_per_query: int = Field(default=8, ge=1, le=50)
+    image_search_max_candidates: int = Field(default=10, ge=1, le=50)
+    image_search_min_side: int = Field(default=300, ge=1, le=4000)
+    # Comma-separated domains never used (their subdomains too), e.g. marketplaces with watermarks.
+    image_search_blocked_domains: str = ""
+    image_search_country: str = "BR"
+    image_search_language: str = "pt-br"
 
     image_confidence_threshold: float = Field(default=0.80, ge=0, le=1)
     image_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
@@ -100,10 +121,37 @@ class Settings(BaseSettings):
             )
         return self
 
+    @field_validator("openai_prices")
+    @classmethod
+    def _price_table(cls, value: str) -> str:
+        parse_price_table(value)
+        return value
+
+    @property
+    def prices(self) -> dict[str, tuple[float, float]]:
+        return parse_price_table(self.openai_prices)
+
     @property
     def uses_transaction_pooler(self) -> bool:
         """Supabase's transaction pooler (port 6543) cannot LISTEN."""
         return urlparse(self.database_url).port == 6543
+
+
+def parse_price_table(text: str) -> dict[str, tuple[float, float]]:
+    """`gpt-4.1-mini=0.40/1.60,...` → {model: (input, output)} in USD per 1M tokens."""
+    table: dict[str, tuple[float, float]] = {}
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        model, _, prices = item.partition("=")
+        input_price, _, output_price = prices.partition("/")
+        try:
+            table[model.strip()] = (float(input_price), float(output_price))
+        except ValueError:
+            raise ValueError(
+                f"preço inválido em {item!r} (use modelo=entrada/saída, USD por 1M tokens)"
+            ) from None
+    return table
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -62,10 +62,20 @@ async def db_conn(fresh_db: MigratedDatabase) -> AsyncIterator[asyncpg.Connectio
 
 
 def worker_env(
-    services: OfflineServices, database_url: str, tmp_path: Path, **overrides: str
+    services: OfflineServices,
+    database_url: str,
+    tmp_path: Path,
+    *,
+    judge: bool = False,
+    search: bool = False,
+    **overrides: str,
 ) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OFF_", "WORKER_", "STORAGE_", "IMAGE_"))}
-    env.update(services.worker_env(database_url))
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("OFF_", "WORKER_", "STORAGE_", "IMAGE_", "OPENAI_"))
+    }
+    env.update(services.worker_env(database_url, judge=judge, search=search))
     env.update(
         {
             "RATE_LIMIT_DIR": str(tmp_path / "ratelimit"),
@@ -88,10 +98,18 @@ def start_worker(
 ) -> Iterator[Callable[..., WorkerProcess]]:
     started: list[WorkerProcess] = []
 
-    def start(database_url: str | None = None, **overrides: str) -> WorkerProcess:
+    def start(
+        database_url: str | None = None, *, judge: bool = False, search: bool = False, **overrides: str
+    ) -> WorkerProcess:
         port = free_port()
         env = worker_env(
-            services, database_url or fresh_db.dsn, tmp_path, WORKER_HEALTH_PORT=str(port), **overrides
+            services,
+            database_url or fresh_db.dsn,
+            tmp_path,
+            judge=judge,
+            search=search,
+            WORKER_HEALTH_PORT=str(port),
+            **overrides,
         )
         log_path = tmp_path / f"worker-{len(started)}.log"
         with log_path.open("wb") as log:

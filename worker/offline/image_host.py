@@ -3,7 +3,12 @@
 `/images/products/...` answers every OFF image path with a picture synthesized by Pillow, so the
 real OFF responses' URLs work offline. `/hostile/...` serves the bad inputs the pipeline must
 refuse: HTML, SVG, a decompression bomb, truncated files, oversized bodies, redirects to private
-addresses and loops, slow answers.
+addresses and loops, slow answers. `/marked/{code}/{confidence}/{style}/{w}x{h}/{n}.jpg` serves
+the pictures the image-search stand-in finds on "the web".
+
+Every synthetic product picture carries a mark (`marks.py`) naming the GTIN it shows, which the
+OpenAI stand-in reads; `marks` overrides it per OFF code (another product's code, a lower
+confidence digit, or None for no mark at all).
 """
 
 from __future__ import annotations
@@ -17,21 +22,47 @@ from io import BytesIO
 from aiohttp import web
 from PIL import Image, ImageDraw, ImageFont
 
+from worker.offline.marks import Mark, draw_mark
+
 _SIZE_SUFFIX = re.compile(r"\.(?P<size>\d+|full)\.(?P<ext>jpg|png|webp)$")
+_MARKED = re.compile(
+    r"(?P<code>\d+)/(?P<digit>\d)/(?P<style>packshot|scene)/(?P<w>\d+)x(?P<h>\d+)/[\w-]+\.jpg"
+)
 
 
-def synthesize_product_image(label: str, size: tuple[int, int], fmt: str = "JPEG") -> bytes:
-    """A deterministic 'package shot' for `label`: coloured box, label text, white background."""
+def synthesize_product_image(
+    label: str,
+    size: tuple[int, int],
+    fmt: str = "JPEG",
+    mark: Mark | None = None,
+    scene: bool = False,
+) -> bytes:
+    """A deterministic 'package shot' for `label`: coloured box, label text, white background
+    (or a busy 'lifestyle scene' background), and the mark naming the product when given."""
     digest = hashlib.sha256(label.encode()).digest()
     colour = (digest[0], digest[1], digest[2])
     image = Image.new("RGB", size, (250, 250, 250))
     draw = ImageDraw.Draw(image)
     width, height = size
-    draw.rectangle(
-        (width * 0.15, height * 0.1, width * 0.85, height * 0.9), fill=colour, outline=(30, 30, 30)
-    )
+    if scene:
+        draw.rectangle((0, 0, width, height), fill=(170, 130, 90))
+        for stripe in range(0, width + height, 24):
+            draw.line((stripe, 0, stripe - height, height), fill=(120, 90 + stripe % 80, 60), width=12)
+    # Geometry and label bands vary with the label, so two products' pictures differ in shape too
+    # (a perceptual hash compares shapes, not colours), as real packages do.
+    left, right = width * (0.05 + digest[3] / 1275), width * (0.75 + digest[4] / 1275)
+    top, bottom = height * (0.05 + digest[11] / 2550), height * (0.75 + digest[12] / 2550)
+    draw.rectangle((left, top, right, bottom), fill=colour, outline=(30, 30, 30))
+    shade = (255 - colour[0], 255 - colour[1], 255 - colour[2])
+    for band in range(3):
+        band_top = top + (bottom - top) * (digest[5 + band] % 80) / 100
+        band_height = (bottom - top) * (0.05 + digest[8 + band] % 10 / 100)
+        split = left + (right - left) * (digest[13 + band] % 100) / 100
+        draw.rectangle((left, band_top, split, band_top + band_height), fill=shade)
     font = ImageFont.load_default(size=max(10, width // 14))
     draw.text((width * 0.2, height * 0.45), label[-18:], fill=(255, 255, 255), font=font)
+    if mark is not None:
+        draw_mark(image, mark)
     out = BytesIO()
     image.save(out, format=fmt, quality=90) if fmt == "JPEG" else image.save(out, format=fmt)
     return out.getvalue()
@@ -70,11 +101,14 @@ class ImageHost:
         self.requests: Counter[str] = Counter()
         self.missing_full: set[str] = set()  # codes whose full-size image answers 404
         self.slow_seconds = 30.0
+        # Per OFF code: the mark its pictures carry (default: the code itself, confidence digit 9).
+        self.marks: dict[str, Mark | None] = {}
         self._bomb: bytes | None = None
         self.app = web.Application()
         self.app.router.add_get("/images/products/{path:.*}", self._product_image)
         self.app.router.add_get("/hostile/{kind}", self._hostile)
         self.app.router.add_get("/static/{name}", self._static)
+        self.app.router.add_get("/marked/{spec:.*}", self._marked)
 
     async def _product_image(self, request: web.Request) -> web.StreamResponse:
         path = request.match_info["path"]
@@ -87,7 +121,8 @@ class ImageHost:
             raise web.HTTPNotFound()
         size = (600, 840) if match.group("size") == "full" else (286, 400)
         fmt = {"jpg": "JPEG", "png": "PNG", "webp": "WEBP"}[match.group("ext")]
-        body = synthesize_product_image(f"{code} {match.group('size')}", size, fmt)
+        mark = self.marks.get(code, Mark(code)) if code else None
+        body = synthesize_product_image(f"{code} {match.group('size')}", size, fmt, mark)
         return web.Response(body=body, content_type=f"image/{'jpeg' if fmt == 'JPEG' else fmt.lower()}")
 
     async def _static(self, request: web.Request) -> web.StreamResponse:
@@ -97,6 +132,21 @@ class ImageHost:
         if name.endswith(".png"):
             return web.Response(body=transparent_png(), content_type="image/png")
         return web.Response(body=synthesize_product_image(name, (500, 500)), content_type="image/jpeg")
+
+    async def _marked(self, request: web.Request) -> web.StreamResponse:
+        """A product picture 'on the web': the mark, style and size are in the path."""
+        self.requests[request.path] += 1
+        spec = _MARKED.fullmatch(request.match_info["spec"])
+        if spec is None:
+            raise web.HTTPNotFound()
+        mark = Mark(spec.group("code"), int(spec.group("digit")))
+        size = (int(spec.group("w")), int(spec.group("h")))
+        if max(size) > 3000:
+            raise web.HTTPNotFound()
+        # The label leaves out the file name: one picture published at several URLs is the same picture.
+        label = request.path.rsplit("/", 1)[0]
+        body = synthesize_product_image(label, size, mark=mark, scene=spec.group("style") == "scene")
+        return web.Response(body=body, content_type="image/jpeg")
 
     async def _hostile(self, request: web.Request) -> web.StreamResponse:
         kind = request.match_info["kind"].rsplit(".", 1)[0]  # "/hostile/html.jpg" looks like an image URL

@@ -1,0 +1,240 @@
+"""Stages 2–3 through real `imagefill run` processes: the OpenAI judge (stand-in reading the mark in
+each picture), the Brave image-search stand-in, the fixed order, the policy, faults, the verdict
+cache, usage on the job and what `imagefill status` shows."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from collections.abc import Callable
+from io import BytesIO
+from pathlib import Path
+
+import asyncpg
+from PIL import Image
+
+from tests.acceptance.conftest import IMAGEFILL, WorkerProcess, worker_env
+from tests.acceptance.test_worker_end_to_end import events, insert_product, product, status_is
+from tests.harness import MigratedDatabase, wait_until
+from worker.offline.marks import Mark
+from worker.offline.search_server import WebPicture
+from worker.offline.services import OfflineServices
+
+PORTO = ("Vinho do Porto Special Reserve 750ml", "5601077161035", "Calem")
+
+
+async def job_done(conn: asyncpg.Connection, product_id: str, count: int) -> bool:
+    done = await conn.fetchval(
+        "select count(*) from public.image_jobs where product_id = $1::uuid and status = 'done'", product_id
+    )
+    return bool(done >= count)
+
+
+async def usage(conn: asyncpg.Connection, product_id: str) -> list[asyncpg.Record]:
+    return list(
+        await conn.fetch(
+            "select u.* from imagefill.usage_records u where u.product_id = $1::uuid order by u.id",
+            product_id,
+        )
+    )
+
+
+async def test_a_matching_off_picture_is_approved_without_any_search(
+    start_worker: Callable[..., WorkerProcess],
+    db_conn: asyncpg.Connection,
+    services: OfflineServices,
+    fresh_db: MigratedDatabase,
+    tmp_path: Path,
+) -> None:
+    assert services.search is not None
+    worker = start_worker(judge=True, search=True)
+    product_id = await insert_product(db_conn, *PORTO)
+
+    stored = await wait_until(lambda: status_is(db_conn, product_id, "ok"))
+    assert stored["image_source"] == "openfoodfacts"
+    assert float(stored["image_confidence"]) == 0.95
+    assert services.search.requests == [], "a matching OFF picture never triggers a search"
+    [call] = services.openai.judge_calls()
+
+    # What OpenAI was sent: a downscaled JPEG inline (no URL, no tools), the EAN and the name.
+    assert call.image is not None and call.image_size is not None
+    picture = Image.open(BytesIO(call.image))
+    assert picture.format == "JPEG" and max(picture.size) == 512 and picture.size == call.image_size
+    assert len(call.image) < 60_000, "downscaled, not the 600x840 original"
+    assert "EAN: 5601077161035" in call.text and "Vinho do Porto Special Reserve 750ml" in call.text
+    assert "Special reserve porto" in call.text, "Open Food Facts' own name is evidence"
+    assert call.tools is None and "http" not in call.text
+    assert call.model == "gpt-4.1-mini"
+
+    [record] = await usage(db_conn, product_id)
+    assert record["purpose"] == "judge" and record["model"] == "gpt-4.1-mini"
+    assert record["input_tokens"] > 300 and record["output_tokens"] > 10
+    assert '"stage_plan"' in worker.log()
+
+    env = worker_env(services, fresh_db.dsn, tmp_path, judge=True, search=True)
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [IMAGEFILL, "status"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "gpt-4.1-mini" in result.stdout and "ativa: brave" in result.stdout
+    assert f"{record['input_tokens']:,}".replace(",", ".") in result.stdout
+    assert "US$" in result.stdout
+
+
+async def test_a_low_off_score_leads_to_search_and_the_best_result_is_approved(
+    start_worker: Callable[..., WorkerProcess],
+    db_conn: asyncpg.Connection,
+    services: OfflineServices,
+) -> None:
+    assert services.search is not None
+    services.image_host.marks["5601077161035"] = Mark("5601077161035", confidence_digit=6)  # 0.65
+    services.search.add(
+        "calem",
+        WebPicture("5601077161035", 9, "scene", 900, 900, "mercado.exemplo.com.br"),
+        WebPicture("5601077161035", 9, "packshot", 800, 1000, "loja.exemplo.com.br"),
+        WebPicture("5601077161035", 9, "packshot", 200, 200, "miniaturas.exemplo.com.br"),
+        WebPicture("5601077161035", 9, "packshot", 800, 800, "bloqueado.exemplo.net"),
+    )
+    start_worker(judge=True, search=True, IMAGE_SEARCH_BLOCKED_DOMAINS="exemplo.net")
+    product_id = await insert_product(db_conn, *PORTO)
+
+    stored = await wait_until(lambda: status_is(db_conn, product_id, "ok"))
+    assert stored["image_source"] == "search_api" and float(stored["image_confidence"]) == 0.95
+    queries = [r.query for r in services.search.requests]
+    assert queries == [
+        "EAN 5601077161035 Calem Vinho do Porto Special Reserve",
+        "Calem Vinho do Porto Special Reserve 750ml embalagem",
+        "Vinho do Porto Special Reserve 750ml foto produto",
+    ]
+    candidates = stored["image_candidate_urls"]
+    best = candidates[0]
+    assert best["source"] == "search_api" and best["packshot"] is True, "packshots win among matches"
+    assert best["page_host"] == "loja.exemplo.com.br" and best["page_url"].startswith("https://loja.")
+    off = next(c for c in candidates if c["source"] == "openfoodfacts")
+    assert off["confidence"] == 0.65 and off["match"] is True
+    urls = [c["url"] for c in candidates]
+    assert not any("/200x200/" in u for u in urls), "too small for the minimum side"
+    assert not any("bloqueado" in str(c.get("page_host")) for c in candidates), "blocked domain"
+    assert len(urls) == len(set(urls))
+    # The same picture found by all three queries (three URLs) is judged once.
+    judged = [c.text for c in services.openai.judge_calls()]
+    assert len(judged) == len({c["dhash"] for c in candidates})
+    assert ("image_search", "duplicate") in await events(db_conn, product_id)
+    records = await usage(db_conn, product_id)
+    assert [r["requests"] for r in records if r["purpose"] == "image_search"] == [3]
+
+
+async def test_nothing_good_enough_goes_to_review_with_every_candidate_ranked(
+    start_worker: Callable[..., WorkerProcess],
+    db_conn: asyncpg.Connection,
+    services: OfflineServices,
+) -> None:
+    assert services.search is not None
+    services.search.add(
+        "nescau",
+        WebPicture("7891000053508", 6, "packshot", 800, 800, "loja.exemplo.com.br"),
+        WebPicture("7891000053508", 4, "scene", 800, 800, "blog.exemplo.com.br"),
+    )
+    start_worker(judge=True, search=True)
+    product_id = await insert_product(db_conn, "Achocolatado em pó 400g", "7891000053508", "Nescau")
+
+    reviewed = await wait_until(lambda: status_is(db_conn, product_id, "needs_review"))
+    candidates = reviewed["image_candidate_urls"]
+    assert [c["rank"] for c in candidates] == list(range(1, len(candidates) + 1))
+    assert candidates[0]["match"] is True and candidates[0]["confidence"] == 0.65
+    assert candidates[0]["packshot"] is True
+    assert all(c["reason"] and "confidence" in c and "packshot" in c for c in candidates)
+    assert [c["match"] for c in candidates] == sorted((c["match"] for c in candidates), reverse=True)
+    assert reviewed["image_url"] is None
+
+
+async def test_every_judge_fault_ends_in_review_never_ok(
+    start_worker: Callable[..., WorkerProcess],
+    db_conn: asyncpg.Connection,
+    services: OfflineServices,
+) -> None:
+    faults = {
+        "22007377": ("refusal", "recusou"),
+        "5601077161035": ("malformed", "malformada"),
+        "8424259826051": ("out_of_range", "fora do intervalo"),
+        "4000539770708": ("500", "HTTP 500"),
+        "0737628064502": ("429", "429"),
+        "5054070608074": ("slow", "tempo esgotado"),
+    }
+    for ean, (kind, _) in faults.items():
+        services.openai.fail_next(kind, times=10, ean=ean)
+    services.openai.retry_after = "1"
+    services.openai.slow_seconds = 3
+    worker = start_worker(
+        judge=True,
+        IMAGE_SEARCH_PROVIDER="brave",
+        OPENAI_MAX_RETRIES="1",
+        OPENAI_TIMEOUT_SECONDS="1",
+        WORKER_CONCURRENCY="6",
+    )
+    ids = {ean: await insert_product(db_conn, f"Produto {ean}", ean) for ean in faults}
+
+    for ean, (kind, words) in faults.items():
+        reviewed = await wait_until(lambda i=ids[ean]: status_is(db_conn, i, "needs_review", "ok"), within=60)
+        assert reviewed["image_status"] == "needs_review", kind
+        [candidate] = [c for c in reviewed["image_candidate_urls"] if c.get("usable", True)]
+        assert candidate["reason"].startswith("sem veredito") and words in candidate["reason"], kind
+        assert "confidence" not in candidate
+        assert ("openai_judge", "no_verdict") in await events(db_conn, ids[ean])
+    # Retried where it helps: the SDK retries 429 and 5xx, we resample malformed output once.
+    calls = {ean: [c for c in services.openai.judge_calls() if ean in c.text] for ean in faults}
+    assert len(calls["4000539770708"]) == 2 and len(calls["0737628064502"]) == 2
+    assert len(calls["5601077161035"]) == 2 and len(calls["8424259826051"]) == 2
+    assert len(calls["22007377"]) == 1, "a refusal is not asked again"
+    waited = calls["0737628064502"][1].at - calls["0737628064502"][0].at
+    assert waited >= 1.0, "Retry-After is honoured"
+    assert "IMAGE_SEARCH_API_KEY vazia" in worker.log(), "the start-up log says why search is off"
+
+
+async def test_a_transient_fault_is_retried_and_the_product_still_approved(
+    start_worker: Callable[..., WorkerProcess],
+    db_conn: asyncpg.Connection,
+    services: OfflineServices,
+) -> None:
+    services.openai.fail_next("429", ean="5601077161035")
+    services.openai.fail_next("malformed", ean="8424259826051")
+    start_worker(judge=True)
+    porto = await insert_product(db_conn, *PORTO)
+    soja = await insert_product(db_conn, "Bebida de soja 1L", "8424259826051", "Gerblé")
+    for product_id in (porto, soja):
+        stored = await wait_until(lambda i=product_id: status_is(db_conn, i, "ok", "needs_review"))
+        assert stored["image_status"] == "ok"
+    paid = await usage(db_conn, soja)
+    assert len(paid) == 2, "the malformed answer was paid for too"
+
+
+async def test_a_cached_verdict_is_reused_when_the_product_runs_again(
+    start_worker: Callable[..., WorkerProcess],
+    db_conn: asyncpg.Connection,
+    services: OfflineServices,
+) -> None:
+    services.image_host.marks["5601077161035"] = Mark("5601077161035", confidence_digit=6)
+    start_worker(judge=True)
+    product_id = await insert_product(db_conn, *PORTO)
+    await wait_until(lambda: status_is(db_conn, product_id, "needs_review"))
+    assert len(services.openai.judge_calls()) == 1
+
+    await db_conn.execute("select public.enqueue_product_image($1::uuid)", product_id)
+    await wait_until(lambda: job_done(db_conn, product_id, 2))
+    assert len(services.openai.judge_calls()) == 1, "the same picture is never paid for twice"
+    rows = await db_conn.fetch(
+        "select detail from public.image_job_events where product_id = $1::uuid and stage = 'openai_judge'"
+        " order by id",
+        product_id,
+    )
+    assert ['"cached": true' in r["detail"] for r in rows] == [False, True]
+    assert len(await usage(db_conn, product_id)) == 1
+    data = await product(db_conn, product_id)
+    assert data["image_status"] == "needs_review"

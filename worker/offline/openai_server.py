@@ -1,0 +1,273 @@
+"""Stand-in for OpenAI's Chat Completions endpoint (`POST /v1/chat/completions`), on 127.0.0.1.
+
+It speaks what the official SDK sends and expects: structured-output requests (`response_format`
+json_schema), answers in the `chat.completion` shape with `usage` figures, errors in OpenAI's
+`{"error": {...}}` envelope with `Retry-After` on 429.
+
+Decisions are deterministic and come from the picture it receives: it reads the mark the image
+host draws into synthetic pictures (`marks.py`) and compares its GTIN with the EAN in the prompt.
+Text-only requests for product attributes get a simple extraction of its own.
+
+Usage figures model OpenAI's documented accounting: ~4 characters per text token, image tokens
+by model family — 32-px patches × a per-model multiplier for the gpt-4.1/gpt-5 mini and nano
+families and o4-mini, and base + tiles (512-px tiles after fitting 2048 and shrinking the short
+side to 768) for gpt-4o, gpt-4o-mini (2,833 + 5,667 per tile), gpt-4.1, gpt-5 and o3.
+
+Faults are scripted (`fail_next`): 429 with Retry-After, 500, refusal, malformed JSON,
+out-of-range confidence, a slow answer. Every request is recorded (`calls`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import math
+import re
+import time
+from dataclasses import dataclass, field
+from io import BytesIO
+from typing import Any
+
+from aiohttp import web
+from PIL import Image
+
+from worker.offline.marks import plain_background, read_mark
+
+# 32-px patches × multiplier (at most 1,536 patches).
+PATCH_MULTIPLIERS = {
+    "gpt-4.1-mini": 1.62,
+    "gpt-4.1-nano": 2.46,
+    "gpt-5-mini": 1.62,
+    "gpt-5-nano": 2.46,
+    "o4-mini": 1.72,
+}
+# (base, per 512-px tile); `detail: low` costs the base only.
+TILE_COSTS = {
+    "gpt-4o-mini": (2833, 5667),
+    "gpt-4o": (85, 170),
+    "gpt-4.1": (85, 170),
+    "gpt-5": (70, 140),
+    "o3": (75, 150),
+}
+MAX_PATCHES = 1536
+FAULT_KINDS = ("429", "500", "refusal", "malformed", "out_of_range", "slow")
+
+
+def _family(model: str, table: dict[str, Any]) -> str | None:
+    matches = [name for name in table if model.startswith(name)]
+    return max(matches, key=len) if matches else None
+
+
+def image_tokens(model: str, width: int, height: int, detail: str = "high") -> int:
+    if (patch_family := _family(model, PATCH_MULTIPLIERS)) is not None:
+        patches = math.ceil(width / 32) * math.ceil(height / 32)
+        if patches > MAX_PATCHES:
+            scale = math.sqrt(MAX_PATCHES * 32 * 32 / (width * height))
+            patches = min(MAX_PATCHES, math.ceil(width * scale / 32) * math.ceil(height * scale / 32))
+        return math.ceil(patches * PATCH_MULTIPLIERS[patch_family])
+    base, per_tile = TILE_COSTS[_family(model, TILE_COSTS) or "gpt-4o"]
+    if detail == "low":
+        return base
+    fit = min(1.0, 2048 / max(width, height))
+    fitted_w, fitted_h = width * fit, height * fit
+    shrink = min(1.0, 768 / min(fitted_w, fitted_h))
+    return base + per_tile * math.ceil(fitted_w * shrink / 512) * math.ceil(fitted_h * shrink / 512)
+
+
+def text_tokens(text: str) -> int:
+    return math.ceil(len(text) / 4)
+
+
+@dataclass
+class RecordedCall:
+    model: str
+    schema: str | None
+    text: str
+    image: bytes | None
+    image_size: tuple[int, int] | None
+    detail: str | None
+    tools: Any
+    at: float
+    status: int = 200
+
+
+@dataclass
+class Fault:
+    kind: str
+    ean: str | None = None
+
+
+@dataclass
+class OpenAIStandIn:
+    retry_after: str = "1"
+    slow_seconds: float = 5.0
+    calls: list[RecordedCall] = field(default_factory=list)
+    faults: list[Fault] = field(default_factory=list)
+    always: str | None = None  # a fault kind applied to every request
+    app: web.Application = field(default_factory=web.Application)
+
+    def __post_init__(self) -> None:
+        self.app.router.add_post("/v1/chat/completions", self._completions)
+
+    def fail_next(self, kind: str, times: int = 1, ean: str | None = None) -> None:
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault {kind!r}; one of {FAULT_KINDS}")
+        self.faults.extend(Fault(kind, ean) for _ in range(times))
+
+    def judge_calls(self) -> list[RecordedCall]:
+        return [c for c in self.calls if c.schema == "product_image_verdict"]
+
+    def _take_fault(self, text: str) -> str | None:
+        if self.always:
+            return self.always
+        for index, fault in enumerate(self.faults):
+            if fault.ean is None or f"EAN: {fault.ean}" in text or fault.ean in text:
+                del self.faults[index]
+                return fault.kind
+        return None
+
+    async def _completions(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        model = str(body.get("model") or "")
+        text, image, detail = _user_content(body.get("messages") or [])
+        picture = Image.open(BytesIO(image)) if image else None
+        schema = ((body.get("response_format") or {}).get("json_schema") or {}).get("name")
+        call = RecordedCall(
+            model,
+            schema,
+            text,
+            image,
+            picture.size if picture else None,
+            detail,
+            body.get("tools"),
+            time.time(),
+        )
+        self.calls.append(call)
+
+        fault = self._take_fault(text)
+        if fault == "429":
+            call.status = 429
+            return _error(429, "rate_limit_exceeded", "Rate limit reached", {"Retry-After": self.retry_after})
+        if fault == "500":
+            call.status = 500
+            return _error(500, "server_error", "The server had an error while processing your request.")
+        if fault == "slow":
+            await asyncio.sleep(self.slow_seconds)
+
+        if schema == "product_image_verdict":
+            answer: dict[str, Any] = _judge(text, picture)
+        else:
+            answer = _attributes(text)
+        content: str | None = json.dumps(answer, ensure_ascii=False)
+        refusal = None
+        if fault == "refusal":
+            content, refusal = None, "I'm sorry, I can't help with that request."
+        elif fault == "malformed":
+            content = (content or "")[: len(content or "") // 2]
+        elif fault == "out_of_range":
+            content = json.dumps({**answer, "confidence": 1.7}) if "confidence" in answer else "{}"
+
+        system = [m for m in body.get("messages") or [] if m.get("role") != "user"]
+        prompt_tokens = sum(text_tokens(str(m.get("content"))) + 4 for m in system) + text_tokens(text) + 4
+        if picture is not None:
+            prompt_tokens += image_tokens(model, picture.width, picture.height, detail or "high")
+        completion_tokens = text_tokens(content or refusal or "")
+        return web.json_response(
+            {
+                "id": f"chatcmpl-standin-{len(self.calls)}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": model,
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": content, "refusal": refusal},
+                        "finish_reason": "stop",
+                        "logprobs": None,
+                    }
+                ],
+                "usage": {
+                    "prompt_tokens": prompt_tokens,
+                    "completion_tokens": completion_tokens,
+                    "total_tokens": prompt_tokens + completion_tokens,
+                    "prompt_tokens_details": {"cached_tokens": 0},
+                    "completion_tokens_details": {"reasoning_tokens": 0},
+                },
+            }
+        )
+
+
+def _user_content(messages: list[dict[str, Any]]) -> tuple[str, bytes | None, str | None]:
+    texts: list[str] = []
+    image: bytes | None = None
+    detail: str | None = None
+    for message in messages:
+        if message.get("role") != "user":
+            continue
+        content = message.get("content")
+        if isinstance(content, str):
+            texts.append(content)
+            continue
+        for part in content or []:
+            if part.get("type") == "text":
+                texts.append(str(part.get("text")))
+            elif part.get("type") == "image_url":
+                url = str((part.get("image_url") or {}).get("url") or "")
+                detail = (part.get("image_url") or {}).get("detail")
+                if url.startswith("data:image/") and ";base64," in url:
+                    image = base64.b64decode(url.split(";base64,", 1)[1])
+    return "\n".join(texts), image, detail
+
+
+def _judge(text: str, picture: Image.Image | None) -> dict[str, Any]:
+    ean_match = re.search(r"EAN: (\d+)", text)
+    ean = ean_match.group(1).lstrip("0") if ean_match else ""
+    mark = read_mark(picture) if picture is not None else None
+    packshot = picture is not None and plain_background(picture)
+    if mark is None:
+        return {
+            "match": False,
+            "confidence": 0.5,
+            "reason": "Não dá para confirmar o produto pela imagem.",
+            "packshot": packshot,
+        }
+    if mark.code == ean:
+        return {
+            "match": True,
+            "confidence": mark.confidence,
+            "reason": f"A embalagem mostra o produto do EAN {mark.code}.",
+            "packshot": packshot,
+        }
+    return {
+        "match": False,
+        "confidence": 0.9,
+        "reason": f"A embalagem é de outro produto (EAN {mark.code}).",
+        "packshot": packshot,
+    }
+
+
+_SIZE = re.compile(r"\b\d+(?:[.,]\d+)?\s?(?:kg|g|mg|ml|l)\b", re.IGNORECASE)
+
+
+def _attributes(text: str) -> dict[str, Any]:
+    name = re.search(r"nome: (.*)", text)
+    brand = re.search(r"marca: (.*)", text)
+    product = name.group(1).strip() if name else ""
+    size = _SIZE.search(product)
+    brand_text = brand.group(1).strip() if brand else ""
+    return {
+        "brand": None if brand_text.startswith("(") else brand_text,
+        "product": _SIZE.sub("", product).strip(" -,") or None,
+        "flavour": None,
+        "size": size.group(0).replace(" ", "") if size else None,
+    }
+
+
+def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    kind = "rate_limit_error" if status == 429 else "server_error"
+    return web.json_response(
+        {"error": {"message": message, "type": kind, "param": None, "code": code}},
+        status=status,
+        headers=headers or {},
+    )
