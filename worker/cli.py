@@ -13,7 +13,7 @@ import sys
 from collections.abc import Coroutine
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 from uuid import UUID
 
 import asyncpg
@@ -34,6 +34,9 @@ from worker.schema import (
     write_one_file,
 )
 from worker.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from worker.evaluate import EvalReport
 
 T = TypeVar("T")
 
@@ -495,6 +498,81 @@ def enqueue(
         console.print(f"enfileirado: job {result['job_id']}")
     else:
         console.print(f"não enfileirado: {result.get('reason')}")
+
+
+@app.command("eval")
+def eval_command(
+    labels: Annotated[
+        Path, typer.Argument(help="CSV com ean,name,brand,image,correct (image: off:EAN, URL ou arquivo)")
+    ],
+    threshold: Annotated[
+        list[float] | None,
+        typer.Option("--threshold", min=0, max=1, help="Limiar a avaliar (repita a opção)"),
+    ] = None,
+) -> None:
+    """Mede precisão e cobertura da aprovação automática num conjunto rotulado, com tokens e custo."""
+    from worker.evaluate import DEFAULT_THRESHOLDS, LabelsError, evaluate
+
+    # The evaluation never touches the database: any DATABASE_URL (or none) will do.
+    settings = settings_or_exit(storage_backend="local", database_url="postgresql://eval-sem-banco/")
+    try:
+        report = run_async(evaluate(settings, labels, list(threshold or DEFAULT_THRESHOLDS)))
+    except LabelsError as exc:
+        raise fail(str(exc)) from None
+    print_eval_report(report, settings.image_confidence_threshold)
+
+
+def _percent(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.1f}%".replace(".", ",")
+
+
+def print_eval_report(report: EvalReport, configured: float) -> None:
+    console.print(
+        f"modelo: {report.model} | linhas: {report.rows} | pares corretos: {report.lines[0].correct_rows}"
+        f" | sem veredito: {report.no_verdict}"
+    )
+    view = Table(
+        "limiar",
+        "aprovadas",
+        "certas",
+        "precisão",
+        "cobertura",
+        "corretas aprovadas",
+        title="Aprovação automática (match e confiança ≥ limiar)",
+    )
+    for line in report.lines:
+        mark = " *" if abs(line.threshold - configured) < 1e-9 else ""
+        view.add_row(
+            f"{line.threshold:.2f}{mark}",
+            str(line.approved),
+            str(line.right),
+            _percent(line.precision),
+            _percent(line.coverage),
+            _percent(line.recall),
+        )
+    console.print(view)
+    console.print(
+        "* = IMAGE_CONFIDENCE_THRESHOLD. precisão = certas/aprovadas; cobertura = aprovadas/linhas."
+    )
+    rows = max(report.rows, 1)
+    cost = (
+        f"US$ {report.cost / rows:.6f} por produto, US$ {report.cost / rows * 1000:.2f} por 1.000 produtos"
+        if report.cost is not None
+        else f"custo: {report.model} não está em OPENAI_PRICES"
+    )
+    console.print(
+        f"tokens por produto: {report.input_tokens / rows:.0f} de entrada + {report.output_tokens / rows:.0f}"
+        f" de saída; {cost}"
+    )
+    wrong = [r for r in report.results if r.approved(configured) and not r.row.correct]
+    for result in wrong:
+        console.print(
+            f"[yellow]aprovada errada[/yellow] (linha {result.row.line}):"
+            f" {result.row.name} ← {result.row.image}"
+        )
+    for result in report.results:
+        if result.verdict is None:
+            console.print(f"[yellow]sem veredito[/yellow] (linha {result.row.line}): {result.problem}")
 
 
 @app.command()

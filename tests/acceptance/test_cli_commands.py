@@ -74,8 +74,13 @@ async def test_demo_runs_offline_and_stores_images(tmp_path: Path) -> None:
         {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}, tmp_path, "demo"
     )  # a bare environment
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "7 imagens gravadas, 0 falhas" in result.stdout, result.stdout[-3000:]
+    # 8 approved by the judge (7 from Open Food Facts, 1 found only through the image search),
+    # 1 approved by the demo operator on the panel, the rest left for review with their candidates.
+    assert "1 imagens gravadas, 0 falhas" in result.stdout, result.stdout[-3000:]
+    assert "ok: 8, needs_review: 14, erro: 0" in result.stdout, result.stdout[-3000:]
+    assert "search_api (0.950)" in result.stdout and "openfoodfacts" in result.stdout
+    assert "0.65 — A embalagem" in result.stdout, "a product left for review shows its best candidate"
     stored = sorted(
         p.name for p in (tmp_path / ".local/demo-storage/product-images/products").glob("*/*.jpg")
     )
-    assert stored.count("main.jpg") == 7 and stored.count("thumb_256.jpg") == 7
+    assert stored.count("main.jpg") == 9 and stored.count("thumb_256.jpg") == 9
