@@ -33,7 +33,13 @@ from worker.stages.image_search import (
     interleave,
 )
 from worker.stages.openai_judge import ImageJudge, Judgement, ProductFacts, Verdict, facts_key
-from worker.stages.openfoodfacts import OffImageCandidate, OffProduct, OpenFoodFactsClient
+from worker.stages.openfoodfacts import (
+    OFF_ATTRIBUTION,
+    OFF_PICTURE_LICENSE,
+    OffImageCandidate,
+    OffProduct,
+    OpenFoodFactsClient,
+)
 from worker.stages.queries import ProductAttributes, build_search_queries
 from worker.storage import ImageStore
 
@@ -138,6 +144,14 @@ class Pipeline:
         # 2. The judge validates the OFF candidate.
         if fetched is not None:
             candidate = self.candidate_for(fetched, "openfoodfacts")
+            if off_product is not None:
+                # Provenance a person can check before reusing the picture (CC BY-SA: attribution).
+                candidate.page_url = off_product.page_url
+                candidate.page_host = (
+                    urlsplit(off_product.page_url).hostname if off_product.page_url else None
+                )
+                candidate.license = OFF_PICTURE_LICENSE
+                candidate.attribution = OFF_ATTRIBUTION
             outcome.candidates.append(candidate)
             if self.judge is None:
                 candidate.reason = "sem validação automática configurada (OpenAI)"
@@ -146,7 +160,9 @@ class Pipeline:
                 verdict = await self.judge_candidate(job, facts, fetched.image, evidence, candidate, outcome)
                 if self.approvable(verdict):
                     assert verdict is not None
-                    return await self.approve(job, outcome, fetched, "openfoodfacts", verdict.confidence)
+                    return await self.approve(
+                        job, outcome, fetched, "openfoodfacts", verdict.confidence, candidate
+                    )
 
         # 3. Image search: only when 1–2 failed, and only with a judge to rank what it finds.
         if self.search is None or self.judge is None:
@@ -495,6 +511,8 @@ class Pipeline:
         }
         if chosen is not None and chosen.page_url:
             outcome.result |= {"page_url": chosen.page_url, "page_host": chosen.page_host}
+        if chosen is not None and chosen.license:
+            outcome.result |= {"license": chosen.license, "attribution": chosen.attribution}
         outcome.candidates = rank_candidates(outcome.candidates, self.threshold)
         return outcome
 

@@ -62,6 +62,8 @@ class Candidate:
     height: int | None = None
     page_url: str | None = None  # where a search result was found (provenance)
     page_host: str | None = None
+    license: str | None = None  # of the picture, when known (Open Food Facts: CC BY-SA 3.0)
+    attribution: str | None = None
     rank: int | None = None  # 1 = best, after ranking
     sha256: str | None = None
     dhash: str | None = None  # perceptual hash: the same picture at another URL is the same picture

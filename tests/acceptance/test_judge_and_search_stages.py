@@ -55,6 +55,15 @@ async def test_a_matching_off_picture_is_approved_without_any_search(
     assert float(stored["image_confidence"]) == 0.95
     assert services.search.requests == [], "a matching OFF picture never triggers a search"
     [call] = services.openai.judge_calls()
+    [candidate] = stored["image_candidate_urls"]
+    assert candidate["page_url"] == f"{services.off_base_url}/product/5601077161035", "provenance"
+    assert (
+        candidate["license"] == "CC BY-SA 3.0" and candidate["attribution"] == "Open Food Facts contributors"
+    )
+    job_result = await db_conn.fetchval(
+        "select result from public.image_jobs where product_id = $1::uuid", product_id
+    )
+    assert '"license": "CC BY-SA 3.0"' in job_result and "/product/5601077161035" in job_result
 
     # What OpenAI was sent: a downscaled JPEG inline (no URL, no tools), the EAN and the name.
     assert call.image is not None and call.image_size is not None

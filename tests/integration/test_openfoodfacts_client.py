@@ -71,3 +71,32 @@ async def test_persistent_500_raises_off_unavailable(
 async def test_invalid_ean_is_refused_before_any_request(off_client: OpenFoodFactsClient, bad: str) -> None:
     with pytest.raises(ValueError, match="EAN inválido"):
         await off_client.fetch_from_open_food_facts(bad)
+
+
+async def test_sister_databases_answer_through_product_type_all(
+    off_client: OpenFoodFactsClient, services: OfflineServices
+) -> None:
+    """A shampoo lives on Open Beauty Facts: the v2 redirect is followed, one rate-limit slot."""
+    assert services.off is not None
+    services.off.add_sister_product(
+        "7891150027374", based_on="22007377", product_name="Shampoo Seda Ceramidas", brands="Seda"
+    )
+    product = await off_client.fetch_from_open_food_facts("7891150027374")
+    assert product is not None and product.name == "Shampoo Seda Ceramidas"
+    assert product.page_url == f"{services.off_base_url}/product/7891150027374"
+    assert len(services.off.requests_for("7891150027374")) == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"status": 2, "status_verbose": "?"}, {"status": "failure"}, {"status": 1}, {"product": {}}, []],
+    ids=["status-2", "v3-style", "found-without-product", "no-status", "not-an-object"],
+)
+async def test_an_unknown_envelope_is_a_fault_not_a_missing_product(
+    off_client: OpenFoodFactsClient, services: OfflineServices, body: object
+) -> None:
+    assert services.off is not None
+    services.off.odd_envelopes["5601077161035"] = body
+    with pytest.raises(OffUnavailable, match="resposta inesperada"):
+        await off_client.fetch_from_open_food_facts("5601077161035")
+    assert len(services.off.requests_for("5601077161035")) == 3, "retried like any other fault"

@@ -67,9 +67,14 @@ class OpenFoodFactsStandIn:
         self.always_fail: dict[str, int] = {}
         self.requests: list[RecordedRequest] = []
         self.delays: dict[str, float] = {}  # seconds to wait before answering, per code
+        # Products held by a sister database (Open Beauty Facts, ...): v2 with product_type=all
+        # redirects there, as OFF does.
+        self.sister_products: dict[str, dict[str, Any]] = {}
+        self.odd_envelopes: dict[str, Any] = {}  # code → a body OFF should never send
         self.app = web.Application()
         self.app.router.add_get("/api/v0/product/{code}.json", self._product_v0)
         self.app.router.add_get("/api/v2/product/{code}", self._product_v2)
+        self.app.router.add_get("/beauty/api/v2/product/{code}", self._sister_v2)
 
     def add_product(self, code: str, based_on: str, **changes: Any) -> None:
         """A product built from a real response (another code, edited fields)."""
@@ -115,7 +120,25 @@ class OpenFoodFactsStandIn:
         return await self._answer(request, not_found_status=200)  # v0: status 0 in a 200 body
 
     async def _product_v2(self, request: web.Request) -> web.Response:
+        code = request.match_info["code"]
+        if code in self.sister_products and request.query.get("product_type") == "all":
+            raise web.HTTPFound(f"/beauty/api/v2/product/{code}?{request.query_string}")
+        if code in self.odd_envelopes:
+            self.requests.append(RecordedRequest(code, request.headers.get("User-Agent", ""), time.time()))
+            return web.json_response(self.odd_envelopes[code])
         return await self._answer(request, not_found_status=404)
+
+    async def _sister_v2(self, request: web.Request) -> web.Response:
+        code = request.match_info["code"]
+        self.requests.append(RecordedRequest(code, request.headers.get("User-Agent", ""), time.time()))
+        if code not in self.sister_products:
+            return web.json_response({**self._not_found_template, "code": code}, status=404)
+        return web.json_response(self.sister_products[code])
+
+    def add_sister_product(self, code: str, based_on: str, **changes: Any) -> None:
+        """A product only a sister database holds (e.g. a shampoo on Open Beauty Facts)."""
+        self.add_product(code, based_on, **changes)
+        self.sister_products[code] = self.products.pop(code)
 
     async def _answer(self, request: web.Request, not_found_status: int) -> web.Response:
         code = request.match_info["code"]

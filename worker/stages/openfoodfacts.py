@@ -1,5 +1,11 @@
 """Stage 1: Open Food Facts by EAN (the seed's `fetchFromOpenFoodFacts`).
 
+API v2 product endpoint with `product_type=all`: OFF redirects a code its sister databases hold
+(Open Beauty/Pet Food/Products Facts: shampoo, detergent, pet food) to the right one, so a
+supermarket catalogue's non-food products are found too; the redirect is one request against the
+same shared rate limit. The response envelope is checked explicitly: `status: 1` with a product is
+found, `status: 0` is "not found", anything else is a fault to retry, never a silent "not found".
+
 OFF's rules we follow: a real User-Agent `AppName/version (contact)`; a conservative read rate,
 shared by every worker process on the host; back off on 429/503 honouring Retry-After.
 `status: 0` and HTTP 404 both mean "not found", which is an answer, not an error.
@@ -10,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import random
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -83,6 +89,10 @@ class OffImageCandidate:
     lang: str | None
 
 
+OFF_PICTURE_LICENSE = "CC BY-SA 3.0"
+OFF_ATTRIBUTION = "Open Food Facts contributors"
+
+
 @dataclass(frozen=True)
 class OffProduct:
     code: str
@@ -91,6 +101,7 @@ class OffProduct:
     quantity: str | None
     lang: str | None
     candidates: list[OffImageCandidate] = field(default_factory=list)
+    page_url: str | None = None  # the product's page on the database that holds it (provenance)
 
     def evidence(self) -> dict[str, str | None]:
         """What the validation stage compares against our catalogue."""
@@ -145,6 +156,18 @@ def select_front_candidates(product: _OffProduct) -> list[OffImageCandidate]:
         match = _FRONT_URL.search(urlsplit(url).path)
         candidates.append(OffImageCandidate(primary, fallback, match.group("lang") if match else None))
     return candidates
+
+
+def envelope_status(payload: Any) -> str:
+    """`found`, `not_found` or `unknown` — an unknown envelope is a fault, not a "not found"."""
+    if not isinstance(payload, dict):
+        return "unknown"
+    status = str(payload.get("status"))
+    if status == "1" and isinstance(payload.get("product"), dict):
+        return "found"
+    if status == "0":
+        return "not_found"
+    return "unknown"
 
 
 def parse_product_response(ean: str, payload: Any) -> OffProduct | None:
@@ -206,24 +229,32 @@ class OpenFoodFactsClient:
         code = re.sub(r"\D", "", ean or "")
         if not 8 <= len(code) <= 14 or code != (ean or "").strip():
             raise ValueError(f"EAN inválido para o Open Food Facts: {ean!r}")
-        url = f"{self._base_url}/api/v0/product/{code}.json"
+        url = f"{self._base_url}/api/v2/product/{code}"
+        params = {"fields": _REQUESTED_FIELDS, "product_type": "all"}
         last_problem = "sem resposta"
         for attempt in range(self._max_retries + 1):
             await self._limiter.acquire()
             retry_after: float | None = None
             try:
                 async with self._session.get(
-                    url, params={"fields": _REQUESTED_FIELDS}, headers=self._headers, timeout=self._timeout
+                    url, params=params, headers=self._headers, timeout=self._timeout
                 ) as response:
-                    if response.status == 404:
-                        return None
-                    if response.status == 200:
+                    if response.status in (200, 404):
                         try:
                             payload = await response.json(content_type=None)
                         except ValueError:
-                            last_problem = "resposta não é JSON"
-                        else:
-                            return parse_product_response(code, payload)
+                            payload = None
+                        outcome = envelope_status(payload)
+                        if outcome == "found":
+                            product = parse_product_response(code, payload)
+                            if product is not None:
+                                page = f"{response.url.scheme}://{response.url.host}"
+                                page += f":{response.url.port}" if response.url.port not in (80, 443) else ""
+                                return replace(product, page_url=f"{page}/product/{product.code}")
+                        if outcome == "not_found" or (response.status == 404 and payload is None):
+                            return None
+                        status = payload.get("status") if isinstance(payload, dict) else None
+                        last_problem = f"resposta inesperada (HTTP {response.status}, status={status!r})"
                     elif response.status == 429 or response.status >= 500:
                         last_problem = f"HTTP {response.status}"
                         retry_after = _retry_after_seconds(response.headers.get("Retry-After"))
