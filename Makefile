@@ -53,5 +53,10 @@ test: lint
 clean:
 	rm -rf $(VENV) node_modules web/node_modules web/.next .pytest_cache .mypy_cache .ruff_cache
 
-bench: setup
-	$(PY) -m bench.bench_enqueue --rows 10000 --repeat 5
+# Benchmarks (never part of `make test`): the bench extra brings the peers we compare with.
+$(VENV)/.installed-bench: pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install -q -e '.[dev,bench]'
+	@touch $@ $(VENV)/.installed-dev $(VENV)/.installed-runtime
+
+bench: setup $(VENV)/.installed-bench
+	$(PY) -m bench.run_all --from-make

@@ -1,20 +1,21 @@
-"""Benchmark: enqueueing a bulk catalogue import, Imagefill's statement-level triggers against the
-row-level design most queues start with (one job INSERT and one NOTIFY per product row).
+"""Benchmark: enqueueing a bulk catalogue import. Imagefill's statement-level triggers against
+the row-level design most queues start with (one job INSERT and one NOTIFY per product row), and
+against the same insert without any trigger (the generated `gtin` column kept) and into a bare
+table (no Imagefill columns at all): what the enqueue costs on top of the user's own insert.
 
-Both run in the same Postgres cluster, in the same run, on the same data; the ratio is what to read.
-Run: `make bench` (or `.venv/bin/python -m bench.bench_enqueue --rows 10000 --repeat 3`).
+All run in the same Postgres cluster, in the same run, interleaved, on the same data; the ratios
+are what to read. Run: `make bench` (or `.venv/bin/python -m bench.bench_enqueue --rows 50000`).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
 import time
 
 import asyncpg
 
-from worker.migrate import apply_migrations
+from bench.common import Report, ean13, median, migrated_database
 from worker.offline.postgres import LocalPostgres
 
 # The baseline: the per-row trigger a first version would write, payload = the job id so that
@@ -41,13 +42,18 @@ create trigger baseline_enqueue after insert on public.products
 """
 
 
-def ean13(seed: int) -> str:
-    body = f"789{seed:09d}"
-    total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(body))
-    return body + str((10 - total % 10) % 10)
+NO_TRIGGERS = """
+drop trigger imagefill_enqueue_on_insert on public.products;
+drop trigger imagefill_tally_insert on public.products;
+drop trigger image_jobs_notify on public.image_jobs;
+"""
+
+BARE_TABLE = """
+create table public.products (id uuid primary key default gen_random_uuid(), name text not null, ean text);
+"""
 
 
-async def time_bulk_insert(dsn: str, rows: int) -> tuple[float, int]:
+async def time_bulk_insert(dsn: str, rows: int, expect_jobs: bool = True) -> tuple[float, int]:
     """Seconds for one INSERT of `rows` products (commit included), and notifications received."""
     listener = await asyncpg.connect(dsn)
     writer = await asyncpg.connect(dsn)
@@ -61,7 +67,7 @@ async def time_bulk_insert(dsn: str, rows: int) -> tuple[float, int]:
 
     try:
         await listener.add_listener("imagefill_jobs", on_notify)
-        await writer.execute("truncate public.image_jobs, public.products cascade")
+        await writer.execute("truncate public.products cascade")
         names = [f"Produto {i}" for i in range(rows)]
         eans = [ean13(i) for i in range(rows)]
         started = time.perf_counter()
@@ -73,41 +79,73 @@ async def time_bulk_insert(dsn: str, rows: int) -> tuple[float, int]:
         elapsed = time.perf_counter() - started
         await writer.execute("select pg_notify('imagefill_jobs', 'marker')")
         await asyncio.wait_for(marker_seen.wait(), timeout=60)
-        jobs = await writer.fetchval("select count(*) from public.image_jobs")
-        assert jobs == rows, f"expected {rows} jobs, got {jobs}"
+        if expect_jobs:
+            jobs = await writer.fetchval("select count(*) from public.image_jobs")
+            assert jobs == rows, f"expected {rows} jobs, got {jobs}"
         return elapsed, len(received) - 1
     finally:
         await listener.close()
         await writer.close()
 
 
+VARIANTS = ("statement_level", "row_level", "no_triggers", "bare_table")
+
+
+async def run(pg: LocalPostgres, report: Report, rows: int, repeat: int) -> None:
+    dsns = {}
+    for name in VARIANTS[:3]:
+        dsns[name] = await migrated_database(pg, f"bench_enqueue_{name}")
+    pg.psql(ROW_LEVEL_BASELINE, dbname="bench_enqueue_row_level", user="postgres")
+    pg.psql(NO_TRIGGERS, dbname="bench_enqueue_no_triggers", user="postgres")
+    pg.psql("drop database if exists bench_enqueue_bare_table")
+    pg.psql("create database bench_enqueue_bare_table")
+    pg.psql(BARE_TABLE, dbname="bench_enqueue_bare_table")
+    dsns["bare_table"] = pg.dsn("bench_enqueue_bare_table")
+
+    results: dict[str, list[float]] = {name: [] for name in VARIANTS}
+    notifications: dict[str, int] = {}
+    for _ in range(repeat):
+        for name in VARIANTS:  # interleaved so machine noise hits every variant alike
+            elapsed, notified = await time_bulk_insert(
+                dsns[name], rows, expect_jobs=name in ("statement_level", "row_level")
+            )
+            results[name].append(elapsed)
+            notifications[name] = notified
+
+    t = {name: median(values) for name, values in results.items()}
+    report.add(
+        "bulk enqueue",
+        f"one INSERT of {rows:,} products, Imagefill triggers (median of {repeat})",
+        f"{t['statement_level'] * 1000:.0f} ms, {notifications['statement_level']} NOTIFY",
+        f"row-level trigger {t['row_level'] * 1000:.0f} ms, {notifications['row_level']:,} NOTIFY",
+        f"{t['row_level'] / t['statement_level']:.2f}× faster",
+    )
+    report.add(
+        "bulk enqueue",
+        "same insert without any trigger (generated gtin column kept)",
+        f"{t['no_triggers'] * 1000:.0f} ms",
+        "Imagefill triggers",
+        f"overhead {t['statement_level'] / t['no_triggers']:.2f}× (goal ≤ 1.5×)",
+    )
+    report.add(
+        "bulk enqueue",
+        "same insert into a bare table (no Imagefill columns)",
+        f"{t['bare_table'] * 1000:.0f} ms",
+        "Imagefill triggers / without triggers",
+        f"{t['statement_level'] / t['bare_table']:.2f}× / {t['no_triggers'] / t['bare_table']:.2f}×",
+        "the second ratio is the generated gtin column (plpgsql normalize_gtin)",
+    )
+
+
 async def main(rows: int, repeat: int) -> None:
+    report = Report()
     with LocalPostgres() as pg:
-        for name in ("statement_level", "row_level"):
-            pg.psql(f"create database {name}")
-            pg.install_platform_standin(name)
-            await apply_migrations(pg.dsn(name, user="postgres"))
-        pg.psql(ROW_LEVEL_BASELINE, dbname="row_level", user="postgres")
-
-        results: dict[str, list[float]] = {"statement_level": [], "row_level": []}
-        notifications: dict[str, int] = {}
-        for _ in range(repeat):
-            for name in results:  # interleaved so machine noise hits both alike
-                elapsed, notified = await time_bulk_insert(pg.dsn(name, user="postgres"), rows)
-                results[name].append(elapsed)
-                notifications[name] = notified
-
-    ours = statistics.median(results["statement_level"])
-    baseline = statistics.median(results["row_level"])
-    print(f"bulk insert of {rows} products, median of {repeat}:")
-    print(f"  row-level baseline : {baseline * 1000:8.1f} ms, {notifications['row_level']} notifications")
-    print(f"  imagefill          : {ours * 1000:8.1f} ms, {notifications['statement_level']} notifications")
-    print(f"  ratio baseline/imagefill: {baseline / ours:.2f}x")
+        await run(pg, report, rows, repeat)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=10_000)
+    parser.add_argument("--rows", type=int, default=50_000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     asyncio.run(main(args.rows, args.repeat))

@@ -123,9 +123,12 @@ def check_url(url: str, policy: FetchPolicy) -> str:
     return url
 
 
-def image_session(policy: FetchPolicy) -> aiohttp.ClientSession:
-    """The session every candidate download goes through (one per process)."""
-    connector = aiohttp.TCPConnector(resolver=GuardedResolver(policy), limit=20, ttl_dns_cache=60)
+def image_session(policy: FetchPolicy, connections: int = 20) -> aiohttp.ClientSession:
+    """The session every candidate download goes through (one per process). `connections`: at
+    least the worker's concurrency, or downloads would queue behind each other."""
+    connector = aiohttp.TCPConnector(
+        resolver=GuardedResolver(policy), limit=max(connections, 1), ttl_dns_cache=60
+    )
     return aiohttp.ClientSession(
         connector=connector,
         timeout=aiohttp.ClientTimeout(

@@ -325,7 +325,7 @@ async def open_worker(
     try:
         async with (
             aiohttp.ClientSession() as api_session,
-            image_session(policy) as images,
+            image_session(policy, connections=max(20, settings.worker_concurrency)) as images,
             contextlib.AsyncExitStack() as stack,
         ):
             off = OpenFoodFactsClient(

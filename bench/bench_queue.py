@@ -1,0 +1,169 @@
+"""Queue engine: claim → complete of no-op jobs, Imagefill's real run loop against pgqueuer.
+
+Both drain the same number of jobs from the same Postgres cluster, interleaved, at their default
+settings: Imagefill's `Runner` (WORKER_CONCURRENCY=5, its pool as `open_worker` builds it) with a
+pipeline that returns at once; pgqueuer's `QueueManager.run(mode=drain)` with its default batch.
+Imagefill's jobs do more per job by design (the product row shows `fetching`, the result and an
+event row are written): the comparison is of what each system needs to move one job.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from datetime import timedelta
+from typing import Any
+
+import asyncpg
+
+from bench.common import Report, insert_products, median, migrated_database
+from worker.offline.postgres import LocalPostgres
+from worker.queue import ClaimedJob, JobOutcome, JobQueue
+from worker.runner import Runner, keep_session_state
+
+
+class NoOpPipeline:
+    """Stands in for the stages: the job is done as soon as it starts."""
+
+    async def run(self, job: ClaimedJob) -> JobOutcome:
+        return JobOutcome(image_status="needs_review")
+
+
+async def imagefill_drain(dsn: str, jobs: int, concurrency: int = 5) -> float:
+    await _reset_imagefill(dsn)
+    await insert_products(dsn, jobs)
+    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=concurrency + 2, reset=keep_session_state)
+    try:
+        queue = JobQueue(pool, "bench-worker", 120)
+        runner = Runner(queue, NoOpPipeline(), concurrency=concurrency, poll_seconds=1.0, grace_seconds=5)  # type: ignore[arg-type]
+
+        async def drained() -> bool:
+            return await queue.due_count(runner.kinds) == 0
+
+        started = time.perf_counter()
+        await runner.run(until_idle=drained)
+        elapsed = time.perf_counter() - started
+        assert runner.stats.completed == jobs, runner.stats
+        return elapsed
+    finally:
+        await pool.close()
+
+
+async def _reset_imagefill(dsn: str) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("truncate public.image_jobs, public.products cascade")
+        await conn.execute("select imagefill.compact_image_tally()")
+    finally:
+        await conn.close()
+
+
+async def pgqueuer_drain(dsn: str, jobs: int) -> float:
+    from pgqueuer.adapters.drivers.asyncpg import AsyncpgDriver
+    from pgqueuer.core.qm import QueueManager
+    from pgqueuer.queries import Queries
+    from pgqueuer.types import QueueExecutionMode
+
+    enqueue_conn = await asyncpg.connect(dsn)
+    worker_conn = await asyncpg.connect(dsn)
+    try:
+        queries = Queries(AsyncpgDriver(enqueue_conn))
+        await enqueue_conn.execute("truncate pgqueuer")
+        await queries.enqueue(["noop"] * jobs, [None] * jobs, [0] * jobs)
+        manager = QueueManager(Queries(AsyncpgDriver(worker_conn)))
+        done = 0
+
+        @manager.entrypoint("noop")
+        async def noop(_job: Any) -> None:
+            nonlocal done
+            done += 1
+
+        started = time.perf_counter()
+        await manager.run(mode=QueueExecutionMode.drain, log_aggregation_interval=timedelta(0))
+        elapsed = time.perf_counter() - started
+        assert done == jobs, (done, jobs)
+        return elapsed
+    finally:
+        await enqueue_conn.close()
+        await worker_conn.close()
+
+
+async def install_pgqueuer(dsn: str) -> None:
+    from pgqueuer.adapters.drivers.asyncpg import AsyncpgDriver
+    from pgqueuer.queries import Queries
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        await Queries(AsyncpgDriver(conn)).install()
+    finally:
+        await conn.close()
+
+
+async def where_the_time_goes(pg: LocalPostgres, dsn: str, dbname: str, jobs: int) -> list[tuple[str, float]]:
+    """Server time per job inside each SQL function (pg_stat_user_functions, track_functions=all),
+    for one connection claiming and completing jobs one at a time."""
+    pg.psql(f"alter database {dbname} set track_functions = 'all'")
+    await _reset_imagefill(dsn)
+    await insert_products(dsn, jobs)
+    pg.psql("select pg_stat_reset()", dbname=dbname)
+    conn = await asyncpg.connect(dsn)
+    try:
+        for _ in range(jobs):
+            rows = await conn.fetch("select * from imagefill.claim_image_jobs('profile', 1, 120)")
+            await conn.execute(
+                "select imagefill.complete_image_job($1, 'profile', 'needs_review')", rows[0]["job_id"]
+            )
+        await asyncio.sleep(0.7)  # statistics are flushed at most once per 500 ms
+        stats = await conn.fetch(
+            "select schemaname || '.' || funcname as name, self_time from pg_stat_user_functions"
+            " where calls > 0 order by self_time desc limit 8"
+        )
+    finally:
+        await conn.close()
+        pg.psql(f"alter database {dbname} reset track_functions")
+    return [(r["name"], r["self_time"] / jobs) for r in stats]
+
+
+async def run(pg: LocalPostgres, report: Report, jobs: int, repeat: int) -> None:
+    ours_dsn = await migrated_database(pg, "bench_queue_imagefill")
+    pg.psql("drop database if exists bench_queue_pgqueuer")
+    pg.psql("create database bench_queue_pgqueuer")
+    theirs_dsn = pg.dsn("bench_queue_pgqueuer")
+    await install_pgqueuer(theirs_dsn)
+    ours: list[float] = []
+    theirs: list[float] = []
+    for _ in range(repeat):  # interleaved: the machine's noise hits both alike
+        ours.append(await imagefill_drain(ours_dsn, jobs))
+        theirs.append(await pgqueuer_drain(theirs_dsn, jobs))
+    ours_rate = jobs / median(ours)
+    theirs_rate = jobs / median(theirs)
+    report.add(
+        "queue",
+        f"claim→complete, no-op jobs, default settings ({jobs} jobs, median of {repeat})",
+        f"{ours_rate:,.0f} jobs/s",
+        f"pgqueuer {theirs_rate:,.0f} jobs/s",
+        f"{ours_rate / theirs_rate:.2f}×",
+        "Imagefill: concurrency 5; pgqueuer: batch_size 10, drain mode",
+    )
+    profile = await where_the_time_goes(pg, ours_dsn, "bench_queue_imagefill", min(jobs, 1000))
+    report.add(
+        "queue",
+        "where a job's server time goes (self time per job, ms)",
+        "; ".join(f"{name.split('.', 1)[1]} {ms:.3f}" for name, ms in profile),
+        note="one connection, claim 1 + complete 1",
+    )
+
+
+async def main(jobs: int, repeat: int) -> None:
+    report = Report()
+    with LocalPostgres() as pg:
+        await run(pg, report, jobs, repeat)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=3000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    asyncio.run(main(args.jobs, args.repeat))
