@@ -15,7 +15,15 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import bench_e2e, bench_enqueue, bench_panel, bench_queue, bench_rss, bench_wakeup
+from bench import (
+    bench_e2e,
+    bench_enqueue,
+    bench_off_index,
+    bench_panel,
+    bench_queue,
+    bench_rss,
+    bench_wakeup,
+)
 from bench.common import Report, machine
 from worker.offline.postgres import LocalPostgres
 
@@ -53,6 +61,7 @@ async def main(args: argparse.Namespace) -> None:
         await bench_panel.run(pg, report)
         await bench_enqueue.run(pg, report, args.enqueue_rows, args.repeat)
         await bench_rss.run(pg, report, args.rss_jobs)
+    await bench_off_index.run(report, args.off_lines, args.off_catalogue)
     command = "make bench" if args.from_make else "python -m bench.run_all " + shlex.join(sys.argv[1:])
     args.out.write_text(render(report, command, machine_line, time.perf_counter() - started))
     print(f"wrote {args.out}")
@@ -67,5 +76,7 @@ if __name__ == "__main__":
     parser.add_argument("--e2e-scale", type=float, default=1.0)
     parser.add_argument("--enqueue-rows", type=int, default=50_000)
     parser.add_argument("--rss-jobs", type=int, default=10_000)
+    parser.add_argument("--off-lines", type=int, default=1_000_000)
+    parser.add_argument("--off-catalogue", type=int, default=50_000)
     parser.add_argument("--from-make", action="store_true", help=argparse.SUPPRESS)
     asyncio.run(main(parser.parse_args()))

@@ -575,6 +575,44 @@ def print_eval_report(report: EvalReport, configured: float) -> None:
             console.print(f"[yellow]sem veredito[/yellow] (linha {result.row.line}): {result.problem}")
 
 
+@app.command("off-index")
+def off_index(
+    export: Annotated[Path, typer.Argument(help="Exportação JSONL do Open Food Facts (.jsonl ou .jsonl.gz)")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Arquivo do índice (padrão: OFF_INDEX_PATH)")
+    ] = None,
+    database: DatabaseOption = None,
+) -> None:
+    """Indexa a exportação do Open Food Facts só para os EANs do seu catálogo (a etapa 1 lê o
+    índice antes da API, que permite ~15 leituras por minuto)."""
+    from worker.offindex import build_index
+
+    settings = settings_or_exit(database)
+    target = out or settings.off_index_path
+    if target is None:
+        raise fail("informe --out ou defina OFF_INDEX_PATH.")
+    if not export.is_file():
+        raise fail(f"exportação não encontrada: {export}")
+
+    async def catalogue_gtins() -> list[str]:
+        conn = await connect_migrated(settings.database_url)
+        try:
+            gtins = await conn.fetch("select distinct gtin from imagefill.catalogue_gtins()")
+            return [r["gtin"] for r in gtins]
+        finally:
+            await conn.close()
+
+    gtins = run_async(catalogue_gtins(), settings.database_url)
+    report = build_index(export, gtins, target, settings.off_images_base_url)
+    console.print(
+        f"índice gravado em {target}: {report.lines:,} linhas lidas em {report.seconds:.1f} s"
+        f" ({report.lines_per_second:,.0f}/s); {report.matched:,} dos {len(gtins):,} EANs do catálogo"
+        f" encontrados, {report.with_front_image:,} com foto de frente."
+    )
+    if target != settings.off_index_path:
+        console.print(f"Para o worker usar o índice: OFF_INDEX_PATH={target}")
+
+
 @app.command()
 def demo() -> None:
     """Roda o Imagefill inteiro offline: Postgres local, armazenamento local, serviços simulados."""

@@ -28,6 +28,7 @@ from worker.lifetimes import BackgroundTask
 from worker.listener import JobListener
 from worker.logs import elapsed_ms
 from worker.maintenance import QueueSweeper
+from worker.offindex import OffExportIndex
 from worker.pipeline import AttributeExtractor, PermanentJobError, Pipeline, SearchPolicy
 from worker.queue import ClaimedJob, JobKind, JobQueue, LeaseLost
 from worker.ratelimit import HostRateLimiter
@@ -328,6 +329,10 @@ async def open_worker(
             image_session(policy, connections=max(20, settings.worker_concurrency)) as images,
             contextlib.AsyncExitStack() as stack,
         ):
+            off_index = None
+            if settings.off_index_path is not None:
+                off_index = OffExportIndex(settings.off_index_path)
+                stack.callback(off_index.close)
             off = OpenFoodFactsClient(
                 api_session,
                 base_url=settings.off_base_url,
@@ -338,6 +343,7 @@ async def open_worker(
                 timeout_seconds=settings.off_timeout_seconds,
                 max_retries=settings.off_max_retries,
                 backoff_base_seconds=settings.off_retry_backoff_seconds,
+                index=off_index,
             )
             store = build_store(settings)
             stack.push_async_callback(store.close)

@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     off_timeout_seconds: float = Field(default=10.0, gt=0)
     off_max_retries: int = Field(default=3, ge=0, le=10)
     off_retry_backoff_seconds: float = Field(default=2.0, ge=0)
+    # `imagefill off-index` output: Stage 1 reads it before the live API (unset = API only).
+    off_index_path: Path | None = None
+    # Where OFF serves product images; URLs built from the export point here.
+    off_images_base_url: str = "https://images.openfoodfacts.org"
 
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
@@ -101,7 +105,9 @@ class Settings(BaseSettings):
             raise ValueError("deve começar com postgresql://")
         return value
 
-    @field_validator("off_base_url", "supabase_url", "openai_base_url", "image_search_base_url")
+    @field_validator(
+        "off_base_url", "off_images_base_url", "supabase_url", "openai_base_url", "image_search_base_url"
+    )
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is None or value == "":

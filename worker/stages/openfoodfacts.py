@@ -18,7 +18,7 @@ import random
 import re
 from dataclasses import dataclass, field, replace
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -26,6 +26,9 @@ from loguru import logger
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from worker.ratelimit import HostRateLimiter
+
+if TYPE_CHECKING:
+    from worker.offindex import OffExportIndex
 
 ACCEPTED_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp")
 PREFERRED_LANGUAGE = "pt"
@@ -215,7 +218,9 @@ class OpenFoodFactsClient:
         timeout_seconds: float = 10.0,
         max_retries: int = 3,
         backoff_base_seconds: float = 1.0,
+        index: OffExportIndex | None = None,
     ) -> None:
+        self._index = index
         self._session = session
         self._base_url = base_url.rstrip("/")
         self._headers = {"User-Agent": user_agent, "Accept": "application/json"}
@@ -229,6 +234,12 @@ class OpenFoodFactsClient:
         code = re.sub(r"\D", "", ean or "")
         if not 8 <= len(code) <= 14 or code != (ean or "").strip():
             raise ValueError(f"EAN inválido para o Open Food Facts: {ean!r}")
+        if self._index is not None:
+            # The bulk export first (no request, no rate limit); the live API only for EANs the
+            # export does not have or has without a front image (newer than the export).
+            known = self._index.lookup(code)
+            if known is not None and known.candidates:
+                return known
         url = f"{self._base_url}/api/v2/product/{code}"
         params = {"fields": _REQUESTED_FIELDS, "product_type": "all"}
         last_problem = "sem resposta"
