@@ -222,4 +222,6 @@ class OffExportIndex:
             return None
         code, name, brands, quantity, lang, raw = row
         candidates = [OffImageCandidate(url, fallback, lc) for url, fallback, lc in json.loads(raw)]
-        return OffProduct(code, name, brands, quantity, lang, candidates)
+        # Provenance: the product's page on Open Food Facts, as the API path records it.
+        page = f"https://world.openfoodfacts.org/product/{code}"
+        return OffProduct(code, name, brands, quantity, lang, candidates, page_url=page)
