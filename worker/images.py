@@ -27,6 +27,8 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from worker.packshot import background_colour, transparent_cutout, trim_uniform_borders
+
 ALLOWED_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
 MAX_PIXELS = 40_000_000  # a 10 MB file may not expand beyond this (decompression bombs)
 MAX_REDIRECTS = 5
@@ -187,6 +189,7 @@ class NormalizedImage:
     height: int
     source_format: str
     content_hash: str  # sha256 of main_jpeg, hex
+    background: tuple[int, int, int] | None = None  # a plain background's colour (cutout possible)
     judge_jpeg: bytes = b""  # at most JUDGE_SIDE px, made in the same pass for the judge
 
 
@@ -230,6 +233,10 @@ def normalize_image(data: bytes, max_side: int = 1200) -> NormalizedImage:
         raise ImageRejected(f"imagem corrompida ou truncada ({exc})") from None
 
     rgb = _flatten_on_white(image)
+    # Planogram framing: a plain border is trimmed so the package fills the picture.
+    background = background_colour(rgb)
+    if background is not None:
+        rgb = trim_uniform_borders(rgb, background)
     rgb.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     main = _jpeg(rgb)
     # Each smaller copy is resized from the previous one: cheaper than from the main image.
@@ -245,6 +252,7 @@ def normalize_image(data: bytes, max_side: int = 1200) -> NormalizedImage:
         height=rgb.height,
         source_format=ALLOWED_FORMATS[source_format],
         content_hash=hashlib.sha256(main).hexdigest(),
+        background=background,
     )
 
 
@@ -301,3 +309,11 @@ class ImagePool:
         async with self._slots:
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(self._executor, normalize_image, data, max_side)
+
+
+def cutout_png(image: NormalizedImage) -> bytes | None:
+    """The stored picture with its plain background made transparent (`main.png`), when it has one."""
+    if image.background is None:
+        return None
+    with Image.open(BytesIO(image.main_jpeg)) as opened:
+        return transparent_cutout(opened.convert("RGB"), image.background)

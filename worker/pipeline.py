@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import aiohttp
 from loguru import logger
 
-from worker.images import FetchPolicy, ImagePool, ImageRejected, NormalizedImage, download_image
+from worker.images import FetchPolicy, ImagePool, ImageRejected, NormalizedImage, cutout_png, download_image
 from worker.logs import elapsed_ms
 from worker.queue import Candidate, ClaimedJob, JobOutcome, JobQueue, StageEvent
 from worker.stages.image_search import (
@@ -192,7 +192,7 @@ class Pipeline:
             width=fetched.image.width,
             height=fetched.image.height,
             sha256=fetched.image.content_hash,
-            dhash=dhash(fetched.image.main_jpeg),
+            dhash=dhash(fetched.image.judge_jpeg or fetched.image.main_jpeg),
             query=hit.query if hit else None,
             page_url=hit.page_url if hit else None,
             page_host=(hit.host or (urlsplit(hit.page_url).hostname if hit.page_url else None))
@@ -399,7 +399,7 @@ class Pipeline:
         known = [c.dhash for c in outcome.candidates if c.dhash]
         kept: list[tuple[SearchHit, FetchedImage]] = []
         for hit, image in fetched:
-            picture_hash = dhash(image.image.main_jpeg)
+            picture_hash = dhash(image.image.judge_jpeg or image.image.main_jpeg)
             if any(hash_distance(picture_hash, r) <= DUPLICATE_DISTANCE for r in rejected):
                 outcome.events.append(
                     StageEvent(
@@ -496,6 +496,9 @@ class Pipeline:
         confidence: float,
         chosen: Candidate | None = None,
     ) -> JobOutcome:
+        # The transparent cutout first: main.jpg is what the catalogue points at, so it lands last.
+        cutout = await asyncio.to_thread(cutout_png, fetched.image)
+        cutout_url = await self.store.save_cutout(job.product_id, cutout, fetched.image) if cutout else None
         stored = await self.store.save(job.product_id, fetched.image)
         outcome.events.append(
             StageEvent("storage", "stored", {"path": stored.path, "url": stored.public_url})
@@ -509,6 +512,10 @@ class Pipeline:
             "thumb_url": stored.thumb_url,
             "sha256": fetched.image.content_hash,
         }
+        if cutout_url is not None:
+            outcome.result["cutout_url"] = cutout_url
+            if chosen is not None:
+                chosen.cutout_url = cutout_url
         if chosen is not None and chosen.page_url:
             outcome.result |= {"page_url": chosen.page_url, "page_host": chosen.page_host}
         if chosen is not None and chosen.license:

@@ -64,6 +64,7 @@ class Candidate:
     page_host: str | None = None
     license: str | None = None  # of the picture, when known (Open Food Facts: CC BY-SA 3.0)
     attribution: str | None = None
+    cutout_url: str | None = None  # transparent main.png stored beside main.jpg
     rank: int | None = None  # 1 = best, after ranking
     sha256: str | None = None
     dhash: str | None = None  # perceptual hash: the same picture at another URL is the same picture

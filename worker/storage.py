@@ -20,6 +20,7 @@ from storage3.exceptions import StorageApiError
 from worker.images import NormalizedImage
 
 MAIN_NAME = "main.jpg"
+CUTOUT_NAME = "main.png"  # transparent cutout, when the background is plain
 THUMB_NAME = "thumb_256.jpg"
 CACHE_CONTROL_SECONDS = "31536000"  # the ?v= query makes every version a new URL
 
@@ -47,6 +48,8 @@ def versioned(url: str, image: NormalizedImage) -> str:
 class ImageStore(Protocol):
     async def save(self, product_id: str, image: NormalizedImage) -> StoredImage: ...
 
+    async def save_cutout(self, product_id: str, png: bytes, image: NormalizedImage) -> str: ...
+
     async def close(self) -> None: ...
 
 
@@ -66,6 +69,18 @@ class SupabaseImageStore:
 
     async def save(self, product_id: str, image: NormalizedImage) -> StoredImage:
         return await persist_image_to_supabase_storage(self._client, self._bucket, product_id, image)
+
+    async def save_cutout(self, product_id: str, png: bytes, image: NormalizedImage) -> str:
+        files = self._client.from_(self._bucket)
+        options = {"content-type": "image/png", "cache-control": CACHE_CONTROL_SECONDS, "upsert": "true"}
+        path = object_path(product_id, CUTOUT_NAME)
+        try:
+            await files.upload(path, png, options)  # type: ignore[arg-type]
+            return versioned(await files.get_public_url(path), image)
+        except StorageApiError as exc:
+            raise StorageFailed(f"Supabase Storage recusou o upload: {exc.message}") from None
+        except Exception as exc:
+            raise StorageFailed(f"falha ao enviar para o Supabase Storage: {type(exc).__name__}") from None
 
 
 async def persist_image_to_supabase_storage(
@@ -109,6 +124,11 @@ class LocalImageStore:
         return StoredImage(
             versioned(self._url(main_path), image), versioned(self._url(thumb_path), image), main_path
         )
+
+    async def save_cutout(self, product_id: str, png: bytes, image: NormalizedImage) -> str:
+        path = object_path(product_id, CUTOUT_NAME)
+        await asyncio.to_thread(self._write, path, png)
+        return versioned(self._url(path), image)
 
     def _write(self, relative: str, data: bytes) -> None:
         target = self._root / relative

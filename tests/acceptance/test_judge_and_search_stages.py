@@ -64,6 +64,15 @@ async def test_a_matching_off_picture_is_approved_without_any_search(
         "select result from public.image_jobs where product_id = $1::uuid", product_id
     )
     assert '"license": "CC BY-SA 3.0"' in job_result and "/product/5601077161035" in job_result
+    # Planogram-grade: the plain border trimmed, and a transparent cutout stored beside main.jpg.
+    assert services.storage is not None
+    objects = services.storage.objects
+    cutout = Image.open(BytesIO(objects[("product-images", f"products/{product_id}/main.png")].data))
+    main = Image.open(BytesIO(objects[("product-images", f"products/{product_id}/main.jpg")].data))
+    assert cutout.mode == "RGBA" and cutout.size == main.size and main.size != (600, 840)
+    assert cutout.getchannel("A").getpixel((0, 0)) == 0 and cutout.getchannel("A").getextrema() == (0, 255)
+    assert candidate["cutout_url"].split("?")[0].endswith(f"/products/{product_id}/main.png")
+    assert '"cutout_url"' in job_result
 
     # What OpenAI was sent: a downscaled JPEG inline (no URL, no tools), the EAN and the name.
     assert call.image is not None and call.image_size is not None

@@ -14,7 +14,7 @@ from worker.stats import Histogram, LoopLagMonitor
 
 
 async def test_the_loop_keeps_running_while_a_large_photo_is_normalized() -> None:
-    photo = synthesize_product_image("grande", (4000, 3000))  # a 12 MP phone photo
+    photo = synthesize_product_image("grande", (4000, 3000), scene=True)  # a 12 MP phone photo
     ticks = 0
     finished = asyncio.Event()
 
@@ -40,7 +40,7 @@ async def test_the_loop_keeps_running_while_a_large_photo_is_normalized() -> Non
 async def test_pool_bounds_its_queue_and_reports_rejections() -> None:
     async with ImagePool(threads=1) as pool:
         results = await asyncio.gather(
-            *(pool.normalize(synthesize_product_image(str(i), (300, 300))) for i in range(6)),
+            *(pool.normalize(synthesize_product_image(str(i), (300, 300), scene=True)) for i in range(6)),
             pool.normalize(b"<html>not an image</html>"),
             return_exceptions=True,
         )

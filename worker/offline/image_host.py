@@ -22,12 +22,19 @@ from io import BytesIO
 from aiohttp import web
 from PIL import Image, ImageDraw, ImageFont
 
-from worker.offline.marks import Mark, draw_mark
+from worker.offline.marks import MARK_ENDS, Mark, draw_mark
 
 _SIZE_SUFFIX = re.compile(r"\.(?P<size>\d+|full)\.(?P<ext>jpg|png|webp)$")
 _MARKED = re.compile(
     r"(?P<code>\d+)/(?P<digit>\d)/(?P<style>packshot|scene)/(?P<w>\d+)x(?P<h>\d+)/[\w-]+\.jpg"
 )
+
+
+def _away_from_mark(colour: tuple[int, int, int]) -> tuple[int, int, int]:
+    """A package colour the mark reader can never mistake for the mark's red or blue end cells."""
+    if any(max(abs(a - b) for a, b in zip(colour, end, strict=True)) < 60 for end in MARK_ENDS):
+        return (colour[0] // 2 + 64, colour[1] // 2 + 64, colour[2] // 2 + 64)
+    return colour
 
 
 def synthesize_product_image(
@@ -40,7 +47,7 @@ def synthesize_product_image(
     """A deterministic 'package shot' for `label`: coloured box, label text, white background
     (or a busy 'lifestyle scene' background), and the mark naming the product when given."""
     digest = hashlib.sha256(label.encode()).digest()
-    colour = (digest[0], digest[1], digest[2])
+    colour = _away_from_mark((digest[0], digest[1], digest[2]))
     image = Image.new("RGB", size, (250, 250, 250))
     draw = ImageDraw.Draw(image)
     width, height = size
@@ -53,7 +60,7 @@ def synthesize_product_image(
     left, right = width * (0.05 + digest[3] / 1275), width * (0.75 + digest[4] / 1275)
     top, bottom = height * (0.05 + digest[11] / 2550), height * (0.75 + digest[12] / 2550)
     draw.rectangle((left, top, right, bottom), fill=colour, outline=(30, 30, 30))
-    shade = (255 - colour[0], 255 - colour[1], 255 - colour[2])
+    shade = _away_from_mark((255 - colour[0], 255 - colour[1], 255 - colour[2]))
     for band in range(3):
         band_top = top + (bottom - top) * (digest[5 + band] % 80) / 100
         band_height = (bottom - top) * (0.05 + digest[8 + band] % 10 / 100)

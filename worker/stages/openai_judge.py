@@ -124,6 +124,8 @@ def downscale_for_judge(image_bytes: bytes, side: int = JUDGE_IMAGE_SIDE) -> tup
     """Longest side at most `side` px, JPEG: what the judge needs to read a label, and what keeps
     the image-token bill small (OpenAI counts image tokens by pixel area)."""
     with Image.open(BytesIO(image_bytes)) as opened:
+        if opened.format == "JPEG" and max(opened.size) <= side:
+            return image_bytes, opened.width, opened.height  # already the judge's copy
         picture = opened.convert("RGB")
     picture.thumbnail((side, side), Image.Resampling.LANCZOS)
     out = BytesIO()
@@ -194,7 +196,7 @@ class OpenAIJudge:
     async def validate(
         self, product: ProductFacts, image: NormalizedImage, evidence: dict[str, str | None]
     ) -> Judgement:
-        return await self.score_image_with_openai(product, image.main_jpeg, evidence)
+        return await self.score_image_with_openai(product, image.judge_jpeg or image.main_jpeg, evidence)
 
     async def score_image_with_openai(
         self, product: ProductFacts, image_bytes: bytes, evidence: dict[str, str | None] | None = None
