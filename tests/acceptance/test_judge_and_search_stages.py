@@ -256,3 +256,18 @@ async def test_a_cached_verdict_is_reused_when_the_product_runs_again(
     assert len(await usage(db_conn, product_id)) == 1
     data = await product(db_conn, product_id)
     assert data["image_status"] == "needs_review"
+
+
+async def test_an_unavailable_search_api_leaves_the_product_for_review(
+    start_worker: Callable[..., WorkerProcess],
+    db_conn: asyncpg.Connection,
+    services: OfflineServices,
+) -> None:
+    assert services.search is not None
+    services.search.faults = [503] * 20
+    services.search.retry_after = "0"
+    start_worker(judge=True, search=True)
+    product_id = await insert_product(db_conn, "Achocolatado em pó 400g", "7891000053508", "Nescau")
+    reviewed = await wait_until(lambda: status_is(db_conn, product_id, "needs_review", "ok", "error"))
+    assert reviewed["image_status"] == "needs_review"
+    assert ("image_search", "unavailable") in await events(db_conn, product_id)
