@@ -40,7 +40,7 @@ from worker.stages.openfoodfacts import (
     OffProduct,
     OpenFoodFactsClient,
 )
-from worker.stages.queries import ProductAttributes, build_search_queries
+from worker.stages.queries import ProductAttributes, build_search_queries, parse_product_attributes
 from worker.storage import ImageStore
 
 HUMAN_CONFIDENCE = 1.0
@@ -283,15 +283,18 @@ class Pipeline:
                 },
             )
         )
+        per_query: list[list[SearchHit]] = []
         try:
-            per_query = [await self.search.search_images(q, policy.results_per_query) for q in queries]
+            for query in queries:
+                per_query.append(await self.search.search_images(query, policy.results_per_query))
         except SearchUnavailable as exc:
             outcome.events.append(StageEvent("image_search", "unavailable", {"reason": str(exc)}))
             return None
         finally:
-            if self.ledger is not None and queries:
+            # Only answered requests are billed by the provider: count those.
+            if self.ledger is not None and per_query:
                 await self.ledger.record_usage(
-                    job, self.search.provider, "image_search", requests=len(queries)
+                    job, self.search.provider, "image_search", requests=len(per_query)
                 )
 
         hits = await self.filter_hits(job, interleave(per_query), outcome)
@@ -328,8 +331,6 @@ class Pipeline:
         return best if approved else None
 
     async def product_attributes(self, job: ClaimedJob, facts: ProductFacts) -> ProductAttributes:
-        from worker.stages.queries import parse_product_attributes
-
         if self.attributes is None:
             return parse_product_attributes(facts.name, facts.brand)
         attributes = await self.attributes(facts)
