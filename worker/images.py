@@ -33,7 +33,7 @@ ALLOWED_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
 MAX_PIXELS = 40_000_000  # a 10 MB file may not expand beyond this (decompression bombs)
 MAX_REDIRECTS = 5
 THUMB_SIDE = 256
-JUDGE_SIDE = 512  # what the judge sends to OpenAI (detail "low" reads at most 512 px)
+JUDGE_SIDE = 512  # the judge's copy (worker.stages.openai_judge.JUDGE_IMAGE_SIDE; a test keeps them equal)
 JPEG_QUALITY = 85
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network

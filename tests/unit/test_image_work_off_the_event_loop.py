@@ -10,6 +10,7 @@ from PIL import Image
 
 from worker.images import JUDGE_SIDE, ImagePool, ImageRejected
 from worker.offline.image_host import synthesize_product_image
+from worker.stages.openai_judge import JUDGE_IMAGE_SIDE
 from worker.stats import Histogram, LoopLagMonitor
 
 
@@ -34,7 +35,7 @@ async def test_the_loop_keeps_running_while_a_large_photo_is_normalized() -> Non
     assert ticks_while_working > 1
     assert (image.width, image.height) == (1200, 900)
     judge = Image.open(BytesIO(image.judge_jpeg))
-    assert max(judge.size) == JUDGE_SIDE
+    assert max(judge.size) == JUDGE_SIDE == JUDGE_IMAGE_SIDE, "the judge gets its copy from the pool"
 
 
 async def test_pool_bounds_its_queue_and_reports_rejections() -> None:

@@ -196,13 +196,25 @@ class OpenAIJudge:
     async def validate(
         self, product: ProductFacts, image: NormalizedImage, evidence: dict[str, str | None]
     ) -> Judgement:
-        return await self.score_image_with_openai(product, image.judge_jpeg or image.main_jpeg, evidence)
+        # The image pool made the judge's copy in the same pass as the stored image.
+        return await self.score_image_with_openai(
+            product, image.main_jpeg, evidence, downscaled=image.judge_jpeg or None
+        )
 
     async def score_image_with_openai(
-        self, product: ProductFacts, image_bytes: bytes, evidence: dict[str, str | None] | None = None
+        self,
+        product: ProductFacts,
+        image_bytes: bytes,
+        evidence: dict[str, str | None] | None = None,
+        *,
+        downscaled: bytes | None = None,
     ) -> Judgement:
-        """The seed's `scoreImageWithOpenAI`: one verdict for one picture, or the reason there is none."""
-        jpeg, _, _ = await asyncio.to_thread(downscale_for_judge, image_bytes)  # CPU work off the loop
+        """The seed's `scoreImageWithOpenAI`: one verdict for one picture, or the reason there is none.
+        `downscaled`: the picture already at most JUDGE_IMAGE_SIDE px (skips decoding it again)."""
+        if downscaled is not None:
+            jpeg = downscaled
+        else:
+            jpeg, _, _ = await asyncio.to_thread(downscale_for_judge, image_bytes)  # CPU work off the loop
         data_url = "data:image/jpeg;base64," + base64.b64encode(jpeg).decode("ascii")
         messages: list[Any] = [
             {"role": "system", "content": SYSTEM_PROMPT},
