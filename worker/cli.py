@@ -500,6 +500,53 @@ def enqueue(
         console.print(f"não enfileirado: {result.get('reason')}")
 
 
+PROVENANCE_COLUMNS = (
+    "product_id",
+    "name",
+    "ean",
+    "image_source",
+    "image_confidence",
+    "image_updated_at",
+    "image_url",
+    "original_url",
+    "page_url",
+    "page_host",
+    "license",
+    "attribution",
+    "reviewed_by",
+)
+
+
+@app.command()
+def provenance(
+    database: DatabaseOption = None,
+    out: Annotated[Path | None, typer.Option(help="Arquivo CSV a gravar (sem ela, imprime o CSV)")] = None,
+) -> None:
+    """Procedência de cada imagem gravada (CSV): origem, página e site, licença e atribuição."""
+    import csv
+
+    dsn = database_url(database)
+
+    async def fetch() -> list[asyncpg.Record]:
+        conn = await connect_migrated(dsn)
+        try:
+            return list(await conn.fetch("select * from imagefill.image_provenance()"))
+        finally:
+            await conn.close()
+
+    rows = run_async(fetch(), dsn)
+    target = out.open("w", newline="", encoding="utf-8") if out else sys.stdout
+    try:
+        writer = csv.writer(target)
+        writer.writerow(PROVENANCE_COLUMNS)
+        for row in rows:
+            writer.writerow(["" if row[c] is None else str(row[c]) for c in PROVENANCE_COLUMNS])
+    finally:
+        if out:
+            target.close()
+    err_console.print(f"{len(rows)} imagens com procedência" + (f" gravadas em {out}" if out else ""))
+
+
 @app.command("eval")
 def eval_command(
     labels: Annotated[

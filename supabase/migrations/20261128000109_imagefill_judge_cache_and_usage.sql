@@ -127,19 +127,64 @@ as $$
    order by u.model, u.purpose;
 $$;
 
+-- Where every stored picture came from, in a form a person can check before reusing it
+-- (`imagefill provenance`): the original URL, the page and site it was found on, its licence
+-- and attribution (Open Food Facts pictures are CC BY-SA), who approved it. Read from the job
+-- that stored the current picture.
+create or replace function imagefill.image_provenance()
+returns table (
+  product_id text,
+  name text,
+  ean text,
+  image_source text,
+  image_confidence numeric,
+  image_updated_at timestamptz,
+  image_url text,
+  original_url text,
+  page_url text,
+  page_host text,
+  license text,
+  attribution text,
+  reviewed_by uuid
+)
+language sql
+stable
+set search_path = ''
+as $$
+  select p.id::text, p.name::text, p.ean::text, p.image_source::text,
+         p.image_confidence, p.image_updated_at, p.image_url,
+         j.result ->> 'original_url', j.result ->> 'page_url', j.result ->> 'page_host',
+         coalesce(j.result ->> 'license',
+                  case when p.image_source = 'openfoodfacts' then 'CC BY-SA 3.0' end),
+         coalesce(j.result ->> 'attribution',
+                  case when p.image_source = 'openfoodfacts' then 'Open Food Facts contributors' end),
+         p.image_reviewed_by
+    from public.products p
+    left join lateral (
+      select x.result from public.image_jobs x
+       where x.product_id = p.id and x.status = 'done' and x.result ? 'original_url'
+       order by x.finished_at desc nulls last
+       limit 1
+    ) j on true
+   where p.image_status = 'ok'
+   order by p.image_updated_at desc nulls last;
+$$;
+
 revoke all on function
   imagefill.cached_verdict(text, text, text, text),
   imagefill.store_verdict(text, text, text, text, jsonb),
   imagefill.record_usage(uuid, text, text, integer, integer, integer),
   imagefill.rejected_picture_hashes(text),
-  imagefill.usage_summary()
+  imagefill.usage_summary(),
+  imagefill.image_provenance()
 from public;
 grant execute on function
   imagefill.cached_verdict(text, text, text, text),
   imagefill.store_verdict(text, text, text, text, jsonb),
   imagefill.record_usage(uuid, text, text, integer, integer, integer),
   imagefill.rejected_picture_hashes(text),
-  imagefill.usage_summary()
+  imagefill.usage_summary(),
+  imagefill.image_provenance()
 to service_role;
 
 -- Imagefill records what it installed, whichever tool applied this file.

@@ -5,6 +5,7 @@ cache, usage on the job and what `imagefill status` shows."""
 from __future__ import annotations
 
 import asyncio
+import csv
 import subprocess
 from collections.abc import Callable
 from io import BytesIO
@@ -104,6 +105,24 @@ async def test_a_matching_off_picture_is_approved_without_any_search(
     assert "gpt-4.1-mini" in result.stdout and "ativa: brave" in result.stdout
     assert f"{record['input_tokens']:,}".replace(",", ".") in result.stdout
     assert "US$" in result.stdout
+
+    # The provenance export a person checks before reusing a picture.
+    export = await asyncio.to_thread(
+        subprocess.run,
+        [IMAGEFILL, "provenance"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert export.returncode == 0, export.stderr
+    [row] = list(csv.DictReader(export.stdout.splitlines()))
+    assert row["product_id"] == product_id and row["image_source"] == "openfoodfacts"
+    assert row["page_url"] == f"{services.off_base_url}/product/5601077161035"
+    assert row["license"] == "CC BY-SA 3.0" and row["attribution"] == "Open Food Facts contributors"
+    assert row["original_url"].endswith("/front_fr.6.full.jpg")
 
 
 async def test_a_low_off_score_leads_to_search_and_the_best_result_is_approved(
