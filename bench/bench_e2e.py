@@ -18,14 +18,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
 
-from bench.common import Report, insert_products, migrated_database
+from bench.common import Report, insert_products, migrated_database, quiet_logs
 from worker.images import NormalizedImage, normalize_image
-from worker.logs import JsonLineSink
 from worker.offline.postgres import LocalPostgres
 from worker.runner import open_worker
 from worker.settings import load_settings
@@ -152,17 +151,6 @@ async def _wait_for_listeners(dsn: str, count: int) -> None:
     finally:
         await conn.close()
     raise TimeoutError("workers did not start listening")
-
-
-@contextlib.asynccontextmanager
-async def quiet_logs() -> AsyncIterator[None]:
-    """The worker logs as in production (one JSON line per event), into /dev/null."""
-    from loguru import logger
-
-    with Path(os.devnull).open("w") as sink:  # noqa: ASYNC230 -- opening /dev/null never blocks
-        logger.remove()
-        logger.add(JsonLineSink(sink), level="INFO", diagnose=False)
-        yield
 
 
 async def run(pg: LocalPostgres, report: Report, scale: float = 1.0) -> None:

@@ -15,7 +15,7 @@ import time
 
 import asyncpg
 
-from bench.common import Report, ean13, migrated_database, percentile
+from bench.common import Report, ean13, migrated_database, percentile, quiet_logs
 from worker.listener import JobListener
 from worker.offline.postgres import LocalPostgres
 from worker.queue import ClaimedJob, JobOutcome, JobQueue
@@ -69,8 +69,9 @@ async def latencies(dsn: str, samples: int, *, listen: bool, poll_seconds: float
 
 async def run(pg: LocalPostgres, report: Report, samples: int = 40) -> None:
     dsn = await migrated_database(pg, "bench_wakeup")
-    listen = await latencies(dsn, samples, listen=True, poll_seconds=5.0)
-    polling = await latencies(dsn, max(samples // 2, 5), listen=False, poll_seconds=1.0)
+    async with quiet_logs():
+        listen = await latencies(dsn, samples, listen=True, poll_seconds=5.0)
+        polling = await latencies(dsn, max(samples // 2, 5), listen=False, poll_seconds=1.0)
     for name, values in (("LISTEN/NOTIFY", listen), ("polling only, every 1 s", polling)):
         p50, p95, p99 = (percentile(values, q) * 1000 for q in (0.5, 0.95, 0.99))
         report.add(

@@ -6,17 +6,19 @@ noise of a shared machine hits both sides alike: read the ratios, not the absolu
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import statistics
 import subprocess
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
 
+from worker.logs import JsonLineSink
 from worker.migrate import apply_migrations
 from worker.offline.postgres import LocalPostgres
 from worker.offline.system_deps import system_file
@@ -113,3 +115,14 @@ def machine() -> str:
         f"{cpu}, {cores} cores usable, load average at start {load}; Python {platform.python_version()};"
         f" {pg}; {platform.platform()}"
     )
+
+
+@contextlib.asynccontextmanager
+async def quiet_logs() -> AsyncIterator[None]:
+    """The worker logs as in production (one JSON line per event), into /dev/null."""
+    from loguru import logger
+
+    with Path(os.devnull).open("w") as sink:  # noqa: ASYNC230 -- opening /dev/null never blocks
+        logger.remove()
+        logger.add(JsonLineSink(sink), level="INFO", diagnose=False)
+        yield

@@ -15,11 +15,12 @@ import hashlib
 import ipaddress
 import os
 import socket
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from io import BytesIO
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
@@ -29,6 +30,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from worker.packshot import background_colour, transparent_cutout, trim_uniform_borders
 
+T = TypeVar("T")
 ALLOWED_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
 MAX_PIXELS = 40_000_000  # a 10 MB file may not expand beyond this (decompression bombs)
 MAX_REDIRECTS = 5
@@ -304,11 +306,15 @@ class ImagePool:
             self._executor = None
 
     async def normalize(self, data: bytes, max_side: int = 1200) -> NormalizedImage:
+        return await self.run(normalize_image, data, max_side)
+
+    async def run(self, work: Callable[..., T], *args: Any) -> T:
+        """Any other Pillow work (the transparent cutout, ...), under the same bound."""
         if self._executor is None:
             raise RuntimeError("ImagePool is not open (use `async with`)")
         async with self._slots:
             loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._executor, normalize_image, data, max_side)
+            return await loop.run_in_executor(self._executor, work, *args)
 
 
 def cutout_png(image: NormalizedImage) -> bytes | None:

@@ -498,7 +498,7 @@ class Pipeline:
         chosen: Candidate | None = None,
     ) -> JobOutcome:
         # The transparent cutout first: main.jpg is what the catalogue points at, so it lands last.
-        cutout = await asyncio.to_thread(cutout_png, fetched.image)
+        cutout = await self.image_pool.run(cutout_png, fetched.image)
         cutout_url = await self.store.save_cutout(job.product_id, cutout, fetched.image) if cutout else None
         stored = await self.store.save(job.product_id, fetched.image)
         outcome.events.append(
