@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -175,14 +175,28 @@ def write_one_file(
     """Writes the one-file install into an app's migrations folder. Returns (path, written):
     when the newest Imagefill file there already has this exact content, nothing is written (a
     second file would re-apply the same SQL for nothing)."""
-    migration = render_one_file(table, version)
     out_dir.mkdir(parents=True, exist_ok=True)
+    migration = render_one_file(table, version or _version_after(out_dir))
     existing = sorted(out_dir.glob("*_imagefill.sql"))
     if existing and existing[-1].read_text() == migration.sql:
         return existing[-1], False
     path = out_dir / migration.filename
     path.write_text(migration.sql)
     return path, True
+
+
+def _version_after(out_dir: Path) -> str:
+    """Now (UTC), or one second after the folder's newest migration if that is later: the CLI
+    refuses a file that sorts before the last version the database has applied."""
+    now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    versions = [p.name[:14] for p in out_dir.glob("*.sql") if re.match(r"\d{14}_", p.name)]
+    if versions:
+        newest = max(versions)
+        try:
+            now = max(now, datetime.strptime(newest, "%Y%m%d%H%M%S") + timedelta(seconds=1))
+        except ValueError:  # not a timestamp: still sort after it
+            return str(int(newest) + 1)
+    return now.strftime("%Y%m%d%H%M%S")
 
 
 @dataclass(frozen=True)

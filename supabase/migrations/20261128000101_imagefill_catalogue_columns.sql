@@ -47,11 +47,11 @@ begin
     -- Stored generated column (one table rewrite on first install): it can never drift from ean.
     add column if not exists gtin text generated always as (public.normalize_gtin(ean)) stored;
 
-  -- A catalogue that stored "no picture" as '' or blanks: that is no picture (NULL), not a
+  -- A catalogue that stored "no picture" as '' or blanks (spaces, tabs, newlines): that is no picture (NULL), not a
   -- picture without provenance. Normalized, never rejected (the CHECK below would refuse it).
   if v_had_url then
     update public.products set image_url = null
-     where image_url is not null and btrim(image_url) = '';
+     where image_url ~ '^[[:space:]]*$';
   end if;
 
   -- First install over a catalogue that already had pictures: a person put them there, so they

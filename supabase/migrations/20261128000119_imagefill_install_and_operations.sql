@@ -18,7 +18,7 @@ $$;
 create or replace trigger imagefill_blank_image_url
   before insert or update of image_url on public.products
   for each row
-  when (new.image_url is not null and btrim(new.image_url) = '')
+  when (new.image_url ~ '^[[:space:]]*$')
   execute function imagefill.blank_image_url_is_null();
 
 -- `imagefill status` names the oldest waiting job's product (its name and EAN live in the
