@@ -316,7 +316,11 @@ def backfill(
     console.print(
         f"processados: {report.processed} | ok: {report.ok} | needs_review: {report.needs_review}"
         f" | erro: {report.error}"
-        + (f" | aguardando nova tentativa: {report.waiting_retry}" if report.waiting_retry else "")
+        + (
+            f" | {'na fila' if report.interrupted else 'aguardando nova tentativa'}: {report.waiting_retry}"
+            if report.waiting_retry
+            else ""
+        )
     )
     if report.interrupted:
         raise fail(

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from worker.database import connect
 from worker.schema import CatalogueTable, RenderedMigration, render_migrations
 
 
@@ -44,7 +45,7 @@ async def pending_migrations(
 async def apply_migrations(dsn: str, table: CatalogueTable | None = None) -> list[RenderedMigration]:
     """Applies every pending migration in one transaction and returns them (in order)."""
     migrations = render_migrations(table)  # refuses loudly when the templates are missing
-    conn = await asyncpg.connect(dsn)
+    conn = await connect(dsn)
     try:
         done = await installed_versions(conn)
         pending = [m for m in migrations if m.version not in done]
