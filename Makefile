@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 
-.PHONY: setup setup-demo system-deps-demo system-deps-test demo test lint bench clean
+.PHONY: setup setup-demo system-deps-demo system-deps-test demo test lint bench clean constraints
 
 # What `make demo` needs: the runtime package and PostgreSQL.
 setup-demo: system-deps-demo $(VENV)/.installed-runtime
@@ -60,3 +60,14 @@ $(VENV)/.installed-bench: pyproject.toml | $(VENV)/bin/python
 
 bench: setup $(VENV)/.installed-bench
 	$(PY) -m bench.run_all --from-make
+
+# Pinned runtime dependencies for a reproducible VPS install (`pip install -c constraints.txt .`):
+# resolved in a fresh venv from pyproject.toml, exactly what `pip install .` gets today.
+constraints:
+	rm -rf .local/constraints-venv
+	python3 -m venv .local/constraints-venv
+	.local/constraints-venv/bin/pip install -q --upgrade pip
+	.local/constraints-venv/bin/pip install -q .
+	{ sed -n '/^#/p' constraints.txt; .local/constraints-venv/bin/pip freeze --exclude imagefill; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
+	rm -rf .local/constraints-venv
