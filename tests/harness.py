@@ -126,8 +126,7 @@ class Templates:
             result = supabase_cli(
                 "db",
                 "push",
-                "--db-url",
-                self.cluster.dsn(name, user="postgres"),
+                f"--remote={self.cluster.dsn(name, user='postgres')}",  # --db-url is deprecated in 3.x
                 "--yes",
                 workdir=Path(workdir),
             )
