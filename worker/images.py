@@ -2,8 +2,15 @@
 
 Download: http/https only, every redirect hop re-checked, hostnames resolved through a resolver
 that refuses private/loopback/link-local/multicast/reserved addresses (so a DNS answer cannot
-change between the check and the connection), size capped while streaming.
+change between the check and the connection), size capped while streaming. The same policy and
+resolver guard every other outbound call (`guarded_session`, used by the Open Food Facts client).
+A fault that may pass (timeout, reset, 5xx, 429) is `ImageUnavailable` (the job retries later);
+a picture that is really unusable is `ImageRejected`.
 Validation: the bytes decide the type (Pillow), never the extension or Content-Type.
+Decoding is bounded by pixels, not only by bytes: the size is read from the header first; a JPEG
+is decoded at 1/2, 1/4 or 1/8 scale (`draft`) when that still covers the output; nothing above
+MAX_DECODE_PIXELS is ever decoded, and large decodes take turns (LARGE_DECODE_SLOT), which is
+what keeps a worker under its documented memory ceiling.
 Normalization: EXIF orientation applied, metadata dropped, alpha flattened on white, longest
 side capped, JPEG q85, plus a 256px thumbnail and a content hash.
 """
@@ -11,10 +18,13 @@ side capped, JPEG q85, plus a 256px thumbnail and a content hash.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import ipaddress
 import os
 import socket
+import threading
+import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -32,7 +42,18 @@ from worker.packshot import background_colour, transparent_cutout, trim_uniform_
 
 T = TypeVar("T")
 ALLOWED_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
-MAX_PIXELS = 40_000_000  # a 10 MB file may not expand beyond this (decompression bombs)
+# A planogram shows at most IMAGE_MAX_SIDE (1200) px: a 4096x4096 source is already plenty.
+MAX_DECODE_PIXELS = 4096 * 4096  # never decoded beyond this (RGBA: 64 MiB)
+# A JPEG may declare more: `draft` decodes it at 1/2..1/8 scale, and the scaled size must still
+# fit MAX_DECODE_PIXELS. Anything declaring more than this is refused from its header alone.
+MAX_DECLARED_PIXELS = 8192 * 8192
+MIN_IMAGE_SIDE = 100  # smaller pictures are useless on a planogram (and 1x1 is a tracking pixel)
+# Decodes above LARGE_DECODE_PIXELS (a 12 MP photo, a hostile PNG) take turns, one per process,
+# whatever the thread pool's size: that bounds a worker's memory; ordinary pictures run in parallel.
+LARGE_DECODE_PIXELS = 4_000_000
+LARGE_DECODE_SLOT = threading.BoundedSemaphore(1)
+# Pillow's own guard, aligned with ours (it warns above this and raises above twice this).
+Image.MAX_IMAGE_PIXELS = MAX_DECLARED_PIXELS
 MAX_REDIRECTS = 5
 THUMB_SIDE = 256
 JUDGE_SIDE = 512  # the judge's copy (worker.stages.openai_judge.JUDGE_IMAGE_SIDE; a test keeps them equal)
@@ -48,6 +69,11 @@ class ImageRejected(Exception):
 
 class UnsafeUrl(ImageRejected):
     """The URL points somewhere we must not fetch from (SSRF guard)."""
+
+
+class ImageUnavailable(Exception):
+    """The picture could not be fetched right now (timeout, reset, 5xx, 429): retry the job later.
+    The message says what happened, in Portuguese, and promises nothing."""
 
 
 @dataclass(frozen=True)
@@ -118,23 +144,50 @@ def check_url(url: str, policy: FetchPolicy) -> str:
     if host in policy.allow_hosts:
         return url
     try:
-        ipaddress.ip_address(host)
+        ipaddress.ip_address(host.strip("[]"))
     except ValueError:
         if host == "localhost" or host.endswith(".localhost"):
             raise UnsafeUrl(f"endereço bloqueado: {host}") from None
+        _refuse_legacy_numeric_host(host)
         return url
-    _refuse_address(policy, host, host)
+    _refuse_address(policy, host, host.strip("[]"))
     return url
+
+
+def _refuse_legacy_numeric_host(host: str) -> None:
+    """`2130706433`, `127.1`, `0x7f.1`, `0177.0.0.1`: forms that inet_aton (and so some HTTP stacks)
+    read as an IPv4 address. They have no honest use in a picture URL: refuse them by name."""
+    if not all(part and (part.isdigit() or part.startswith("0x")) for part in host.split(".")):
+        return
+    try:
+        address = socket.inet_ntoa(socket.inet_aton(host))
+    except OSError:
+        raise UnsafeUrl(f"endereço numérico inválido: {host}") from None
+    raise UnsafeUrl(
+        f"endereço IP em formato numérico não canônico ({host} = {address}) não é aceito;"
+        " use um nome ou um endereço público comum"
+    )
+
+
+def guarded_session(
+    policy: FetchPolicy,
+    *,
+    timeout: aiohttp.ClientTimeout | None = None,
+    headers: dict[str, str] | None = None,
+    limit: int = 20,
+) -> aiohttp.ClientSession:
+    """A session whose every connection goes through the SSRF-safe resolver. Callers pass
+    `allow_redirects=False` and check each hop with `check_url` (see `follow_redirects`)."""
+    connector = aiohttp.TCPConnector(resolver=GuardedResolver(policy), limit=limit, ttl_dns_cache=60)
+    return aiohttp.ClientSession(connector=connector, timeout=timeout, headers=headers)
 
 
 def image_session(policy: FetchPolicy, connections: int = 20) -> aiohttp.ClientSession:
     """The session every candidate download goes through (one per process). `connections`: at
     least the worker's concurrency, or downloads would queue behind each other."""
-    connector = aiohttp.TCPConnector(
-        resolver=GuardedResolver(policy), limit=max(connections, 1), ttl_dns_cache=60
-    )
-    return aiohttp.ClientSession(
-        connector=connector,
+    return guarded_session(
+        policy,
+        limit=max(connections, 1),
         timeout=aiohttp.ClientTimeout(
             total=policy.timeout_seconds, sock_connect=min(5.0, policy.timeout_seconds)
         ),
@@ -142,35 +195,54 @@ def image_session(policy: FetchPolicy, connections: int = 20) -> aiohttp.ClientS
     )
 
 
+def redirect_target(current: str, response: aiohttp.ClientResponse, policy: FetchPolicy) -> str | None:
+    """The next hop of a redirect, already checked against the policy; None if not a redirect."""
+    if response.status not in (301, 302, 303, 307, 308):
+        return None
+    location = response.headers.get("Location")
+    if not location:
+        raise ImageRejected(f"redirecionamento sem destino ({response.status})")
+    return check_url(urljoin(current, location), policy)
+
+
 async def download_image(session: aiohttp.ClientSession, url: str, policy: FetchPolicy) -> bytes:
     """Fetches `url` following at most MAX_REDIRECTS redirects, each hop checked again."""
-    current = url
+    current = check_url(url, policy)
+    host = urlsplit(url).hostname or "?"
     for _ in range(MAX_REDIRECTS + 1):
-        check_url(current, policy)
         try:
             async with session.get(current, allow_redirects=False) as response:
-                if response.status in (301, 302, 303, 307, 308):
-                    location = response.headers.get("Location")
-                    if not location:
-                        raise ImageRejected(f"redirecionamento sem destino ({response.status})")
-                    current = urljoin(current, location)
+                if (target := redirect_target(current, response, policy)) is not None:
+                    current = target
                     continue
+                if response.status in (408, 425, 429) or response.status >= 500:
+                    raise ImageUnavailable(
+                        f"falha temporária ao baixar a imagem: HTTP {response.status} de {host}"
+                    )
                 if response.status != 200:
                     raise ImageRejected(f"download falhou: HTTP {response.status}")
                 declared = response.content_length
                 if declared is not None and declared > policy.max_bytes:
                     raise ImageRejected(f"imagem grande demais: {declared} bytes (limite {policy.max_bytes})")
                 return await _read_capped(response, policy.max_bytes)
-        except UnsafeUrl:
+        except (ImageRejected, ImageUnavailable):
             raise
         except aiohttp.ClientConnectorError as exc:
             if isinstance(exc.__cause__, UnsafeUrl):
                 raise exc.__cause__ from None
-            raise ImageRejected(f"não foi possível conectar: {exc.host}:{exc.port}") from None
+            raise ImageUnavailable(
+                f"não foi possível conectar a {exc.host}:{exc.port} para baixar a imagem"
+            ) from None
         except TimeoutError:
-            raise ImageRejected(f"tempo esgotado ao baixar ({policy.timeout_seconds:.0f}s)") from None
+            raise ImageUnavailable(
+                f"tempo esgotado ao baixar a imagem de {host} ({policy.timeout_seconds:g} s)"
+            ) from None
+        except aiohttp.InvalidURL:
+            raise ImageRejected("URL de imagem inválida") from None
         except aiohttp.ClientError as exc:
-            raise ImageRejected(f"erro de rede ao baixar: {type(exc).__name__}") from None
+            raise ImageUnavailable(
+                f"erro de rede ao baixar a imagem de {host}: {type(exc).__name__}"
+            ) from None
     raise ImageRejected(f"redirecionamentos demais (mais de {MAX_REDIRECTS})")
 
 
@@ -210,31 +282,8 @@ def normalize_image(data: bytes, max_side: int = 1200) -> NormalizedImage:
     """Validates by content and returns the stored forms. Raises ImageRejected with the reason."""
     if reason := _sniff_non_image(data):
         raise ImageRejected(reason)
-    try:
-        with Image.open(BytesIO(data)) as probe:
-            source_format = probe.format or "?"
-            if source_format not in ALLOWED_FORMATS:
-                raise ImageRejected(f"formato {source_format} não aceito (só jpg, png ou webp)")
-            width, height = probe.size
-            if width * height > MAX_PIXELS:
-                raise ImageRejected(
-                    f"imagem recusada: {width}x{height} pixels excede o limite"
-                    " (possível bomba de descompressão)"
-                )
-            if getattr(probe, "n_frames", 1) > 1 and source_format == "WEBP":
-                probe.seek(0)
-            probe.load()
-            image = ImageOps.exif_transpose(probe)
-    except ImageRejected:
-        raise
-    except Image.DecompressionBombError:
-        raise ImageRejected("imagem recusada: possível bomba de descompressão") from None
-    except UnidentifiedImageError:
-        raise ImageRejected("conteúdo não é uma imagem jpg, png ou webp reconhecível") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageRejected(f"imagem corrompida ou truncada ({exc})") from None
-
-    rgb = _flatten_on_white(image)
+    # Decoded (bounded) at up to twice the output size, so trimming a plain border keeps detail.
+    rgb, source_format = _decode_bounded(data, max_side * 2)
     # Planogram framing: a plain border is trimmed so the package fills the picture.
     background = background_colour(rgb)
     if background is not None:
@@ -256,6 +305,48 @@ def normalize_image(data: bytes, max_side: int = 1200) -> NormalizedImage:
         content_hash=hashlib.sha256(main).hexdigest(),
         background=background,
     )
+
+
+def _decode_bounded(data: bytes, max_side: int) -> tuple[Image.Image, str]:
+    """Header first (size, format), refusal before any pixel is decoded; then the smallest decode
+    that still covers `max_side`, shrunk at once so only one full-size raster ever exists."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            probe = Image.open(BytesIO(data))
+        with probe:
+            source_format = probe.format or "?"
+            if source_format not in ALLOWED_FORMATS:
+                raise ImageRejected(f"formato {source_format} não aceito (só jpg, png ou webp)")
+            width, height = probe.size
+            if min(width, height) < MIN_IMAGE_SIDE:
+                raise ImageRejected(
+                    f"imagem pequena demais: {width}x{height} pixels (mínimo {MIN_IMAGE_SIDE} no menor lado)"
+                )
+            if source_format == "JPEG":
+                probe.draft(None, (max_side, max_side))  # decode at 1/2..1/8 scale when that suffices
+            decoded = probe.size[0] * probe.size[1]
+            if width * height > MAX_DECLARED_PIXELS or decoded > MAX_DECODE_PIXELS:
+                raise ImageRejected(
+                    f"imagem recusada: {width}x{height} pixels excede o limite de"
+                    f" {MAX_DECODE_PIXELS // 1_000_000} megapixels (possível bomba de descompressão)"
+                )
+            if getattr(probe, "n_frames", 1) > 1:
+                probe.seek(0)  # animated WEBP/PNG: the first frame only
+            slot = LARGE_DECODE_SLOT if decoded > LARGE_DECODE_PIXELS else contextlib.nullcontext()
+            with slot:
+                probe.load()
+                probe.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+            image = ImageOps.exif_transpose(probe)
+            return _flatten_on_white(image), source_format
+    except ImageRejected:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageRejected("imagem recusada: possível bomba de descompressão") from None
+    except UnidentifiedImageError:
+        raise ImageRejected("conteúdo não é uma imagem jpg, png ou webp reconhecível") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise ImageRejected(f"imagem corrompida ou truncada ({str(exc)[:120]})") from None
 
 
 def _flatten_on_white(image: Image.Image) -> Image.Image:

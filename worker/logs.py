@@ -7,7 +7,9 @@ file/line/process/thread blocks nobody reads).
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import sys
 import time
 import traceback
@@ -51,8 +53,30 @@ class JsonLineSink:
         stream.flush()
 
 
+class _ToLoguru(logging.Handler):
+    """Routes the standard `logging` records of libraries (asyncpg, asyncio, aiohttp) through
+    loguru, so JSON mode stays one JSON object per line, tracebacks included."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        level: str | int
+        try:
+            level = logger.level(record.levelname).name
+        except ValueError:
+            level = record.levelno
+        logger.opt(exception=record.exc_info).bind(logger_name=record.name).log(level, record.getMessage())
+
+
+def log_loop_exception(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """asyncio's exception handler: an unhandled task error becomes one structured event."""
+    exc = context.get("exception")
+    logger.opt(exception=exc if isinstance(exc, BaseException) else None).bind(
+        detail=str(context.get("message", ""))
+    ).error("asyncio_unhandled_error")
+
+
 def configure_logging(json_output: bool | None = None, level: str = "INFO") -> None:
     as_json = not sys.stderr.isatty() if json_output is None else json_output
+    logging.basicConfig(handlers=[_ToLoguru()], level=logging.WARNING, force=True)
     logger.remove()
     if as_json:
         # diagnose=False everywhere: never print local variables, they may hold secrets.

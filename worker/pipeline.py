@@ -19,7 +19,15 @@ from urllib.parse import urlsplit
 import aiohttp
 from loguru import logger
 
-from worker.images import FetchPolicy, ImagePool, ImageRejected, NormalizedImage, cutout_png, download_image
+from worker.images import (
+    FetchPolicy,
+    ImagePool,
+    ImageRejected,
+    ImageUnavailable,
+    NormalizedImage,
+    cutout_png,
+    download_image,
+)
 from worker.logs import elapsed_ms
 from worker.queue import Candidate, ClaimedJob, JobOutcome, JobQueue, StageEvent
 from worker.stages.image_search import (
@@ -37,6 +45,7 @@ from worker.stages.openfoodfacts import (
     OFF_ATTRIBUTION,
     OFF_PICTURE_LICENSE,
     OffImageCandidate,
+    OffInvalidResponse,
     OffProduct,
     OpenFoodFactsClient,
 )
@@ -373,9 +382,11 @@ class Pipeline:
             async with semaphore:
                 try:
                     image = await self.fetch(hit.url)
-                except ImageRejected as exc:
+                except (ImageRejected, ImageUnavailable) as exc:
+                    # One web hit among many: a site that is down now is simply skipped.
+                    verdict = "image_rejected" if isinstance(exc, ImageRejected) else "unavailable"
                     outcome.events.append(
-                        StageEvent("download", "image_rejected", {"url": hit.url, "reason": str(exc)})
+                        StageEvent("download", verdict, {"url": hit.url, "reason": str(exc)})
                     )
                     return None
             if max(image.width, image.height) < self.search_policy.min_side:
@@ -422,7 +433,16 @@ class Pipeline:
         if not job.product_gtin:
             outcome.events.append(StageEvent("openfoodfacts", "skipped", {"reason": "sem GTIN válido"}))
             return None
-        product = await self.off.fetch_from_open_food_facts(job.product_gtin)
+        try:
+            product = await self.off.fetch_from_open_food_facts(job.product_gtin)
+        except OffInvalidResponse as exc:
+            # OFF answered with something unusable for this code: stage 1 found nothing.
+            ms = elapsed_ms(started)
+            outcome.events.append(
+                StageEvent("openfoodfacts", "invalid_response", {"reason": str(exc), "ms": ms})
+            )
+            _log(job, "openfoodfacts", "invalid_response", ms)
+            return None
         ms = elapsed_ms(started)
         if product is None:
             outcome.events.append(
@@ -442,8 +462,11 @@ class Pipeline:
     async def first_usable_image(
         self, job: ClaimedJob, candidates: list[OffImageCandidate], outcome: JobOutcome
     ) -> FetchedImage | None:
-        """Full-size first, the 400px copy if that fails; never a URL a person rejected."""
+        """Full-size first, the 400px copy if that fails; never a URL a person rejected.
+        A fault that may pass (timeout, 5xx, 429) is not a verdict on the picture: when no URL
+        worked and one of them failed that way, the job is retried later instead of reviewed."""
         rejected = set(job.rejected_urls)
+        unavailable: ImageUnavailable | None = None
         for candidate in candidates:
             for url in (candidate.url, candidate.fallback_url):
                 if url is None:
@@ -453,6 +476,12 @@ class Pipeline:
                     continue
                 try:
                     image = await self.fetch(url)
+                except ImageUnavailable as exc:
+                    unavailable = exc
+                    outcome.events.append(
+                        StageEvent("download", "unavailable", {"url": url, "reason": str(exc)})
+                    )
+                    continue
                 except ImageRejected as exc:
                     outcome.events.append(
                         StageEvent("download", "image_rejected", {"url": url, "reason": str(exc)})
@@ -481,6 +510,8 @@ class Pipeline:
                     )
                 )
                 return FetchedImage(url, image)
+        if unavailable is not None:
+            raise unavailable
         return None
 
     async def fetch(self, url: str) -> NormalizedImage:

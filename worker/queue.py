@@ -14,10 +14,21 @@ from pydantic import BaseModel
 
 JobKind = Literal["enrich", "approve", "browser"]
 LEASE_LOST = "IF001"
+# SQLSTATE classes that mean "the database is not reachable right now", not "your call is wrong":
+# 08 connection exception, 53 insufficient resources, 57 operator intervention (shutdown, restart).
+_TRANSIENT_SQLSTATE_CLASSES = ("08", "53", "57")
 
 
 class LeaseLost(Exception):
     """Another worker holds this job now; our result must be dropped."""
+
+
+def is_transient_db_error(exc: BaseException) -> bool:
+    """True when the same call may succeed once the database is back (restart, outage, network)."""
+    if isinstance(exc, OSError | TimeoutError | asyncpg.InterfaceError):
+        return True
+    sqlstate = getattr(exc, "sqlstate", None)
+    return isinstance(exc, asyncpg.PostgresError) and str(sqlstate or "")[:2] in _TRANSIENT_SQLSTATE_CLASSES
 
 
 class ClaimedJob(BaseModel):
@@ -140,10 +151,13 @@ class JobQueue:
         )
         return {row["id"] for row in rows}
 
-    async def complete(self, job: ClaimedJob, outcome: JobOutcome) -> None:
-        await self._call(
-            "select imagefill.complete_image_job($1, $2, $3::public.image_status, $4,"
-            " $5::public.image_source, $6, $7::jsonb, $8::jsonb, $9::jsonb)",
+    async def complete(self, job: ClaimedJob, outcome: JobOutcome) -> str:
+        """Returns what happened: the stored outcome (`ok`, `needs_review`, `stale`, ...), or
+        `superseded` when a person decided again while the job ran (it is queued again)."""
+        row = await self._call(
+            "select j.status::text as status, j.result ->> 'outcome' as outcome"
+            " from imagefill.complete_image_job($1, $2, $3::public.image_status, $4,"
+            " $5::public.image_source, $6, $7::jsonb, $8::jsonb, $9::jsonb, $10::jsonb) j",
             job.job_id,
             self.worker_id,
             outcome.image_status,
@@ -153,22 +167,36 @@ class JobQueue:
             json.dumps([c.as_json() for c in outcome.candidates]),
             json.dumps([e.as_json() for e in outcome.events]),
             json.dumps(outcome.result),
+            json.dumps(job.payload),
         )
+        return str(row["outcome"]) if row else "unknown"
 
     async def fail(
         self, job: ClaimedJob, error: str, *, retryable: bool, events: list[StageEvent] | None = None
     ) -> str:
         """Returns the job's new status: `queued` (will retry) or `failed`."""
         row = await self._call(
-            "select (imagefill.fail_image_job($1, $2, $3, $4, $5::jsonb, $6)).status::text as status",
+            "select j.status::text as status, j.result ->> 'outcome' as outcome"
+            " from imagefill.fail_image_job($1, $2, $3, $4, $5::jsonb, $6, $7::jsonb) j",
             job.job_id,
             self.worker_id,
             error,
             retryable,
             json.dumps([e.as_json() for e in events or []]),
             self.retry_backoff_seconds,
+            json.dumps(job.payload),
         )
+        if row and row["outcome"] == "superseded":
+            return "superseded"
         return str(row["status"]) if row else "unknown"
+
+    async def job_status(self, job_id: UUID) -> tuple[str, str | None]:
+        """(status, locked_by) of one job, read-only: tells whether a state change whose answer
+        was lost in a connection drop did commit."""
+        row = await self._pool.fetchrow(
+            "select status::text, locked_by from public.image_jobs where id = $1", job_id
+        )
+        return (str(row["status"]), row["locked_by"]) if row else ("missing", None)
 
     async def release(self, job: ClaimedJob, reason: str) -> None:
         await self._call("select imagefill.release_image_job($1, $2, $3)", job.job_id, self.worker_id, reason)

@@ -15,6 +15,7 @@ import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
 from uuid import UUID
 
 import aiohttp
@@ -23,14 +24,14 @@ import openai
 from loguru import logger
 
 from worker.health import HealthServer
-from worker.images import FetchPolicy, ImagePool, image_session
+from worker.images import FetchPolicy, ImagePool, ImageUnavailable, guarded_session, image_session
 from worker.lifetimes import BackgroundTask
 from worker.listener import JobListener
-from worker.logs import elapsed_ms
+from worker.logs import elapsed_ms, log_loop_exception
 from worker.maintenance import QueueSweeper
 from worker.offindex import OffExportIndex
 from worker.pipeline import AttributeExtractor, PermanentJobError, Pipeline, SearchPolicy
-from worker.queue import ClaimedJob, JobKind, JobQueue, LeaseLost
+from worker.queue import ClaimedJob, JobKind, JobOutcome, JobQueue, LeaseLost, is_transient_db_error
 from worker.ratelimit import HostRateLimiter
 from worker.settings import SearchProvider, Settings, StorageBackend
 from worker.stages.image_search import BraveImageSearch, ImageSearch, parse_domains
@@ -42,10 +43,20 @@ from worker.stats import LoopLagMonitor, RunnerStats, WorkerSnapshot
 from worker.storage import ImageStore, LocalImageStore, StorageFailed, SupabaseImageStore
 
 RUNNABLE_KINDS: list[JobKind] = ["enrich", "approve"]  # browser jobs need the operator's browser worker
+T = TypeVar("T")
+# Faults that say nothing about the picture or the product: the job is retried with backoff.
+TRANSIENT_ERRORS = (OffUnavailable, StorageFailed, ImageUnavailable)
+# Retrying cannot help: the job fails at once with the message.
+PERMANENT_ERRORS = (PermanentJobError, ValueError)
+RECORD_RETRY_MAX_DELAY = 5.0
 
 
 def new_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class _AlreadyRecorded(Exception):
+    """An earlier try of a state change committed; its answer was lost with the connection."""
 
 
 class LeaseKeeper(BackgroundTask):
@@ -65,13 +76,19 @@ class LeaseKeeper(BackgroundTask):
             held_ids = list(self._runner.active)
             if not held_ids:
                 continue
+            asked_at = time.monotonic()
             try:
                 still_held = {UUID(str(i)) for i in await self._runner.queue.extend_leases(held_ids)}
-            except (asyncpg.PostgresError, OSError) as exc:
-                logger.bind(error=str(exc)).warning("lease_extend_failed")
+            except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
+                logger.bind(error=f"{type(exc).__name__}: {exc}").warning("lease_extend_failed")
                 continue
+            for job_id in still_held:
+                self._runner.lease_renewed(job_id, asked_at)
             for job_id in set(held_ids) - still_held:
-                self._runner.lease_lost(job_id)
+                # A job recording its own end is not lost: its completion just committed (or
+                # will learn about a real loss itself, from the SQL's lease check).
+                if job_id not in self._runner.finishing:
+                    self._runner.lease_lost(job_id)
 
 
 class Runner:
@@ -99,6 +116,18 @@ class Runner:
         self._stopping = asyncio.Event()
         self._hurry = asyncio.Event()  # a second stop: hand back at once, no grace period
         self._handing_back: set[UUID] = set()
+        self.finishing: set[UUID] = set()  # jobs whose end is being recorded
+        # Until when (time.monotonic()) each held lease is surely still ours, with a margin for
+        # clock skew: the limit for retrying a state change while the database is away.
+        self._lease_valid_until: dict[UUID, float] = {}
+
+    @property
+    def _lease_margin(self) -> float:
+        return min(5.0, self.queue.lease_seconds / 10)
+
+    def lease_renewed(self, job_id: UUID, asked_at: float) -> None:
+        if job_id in self.active:
+            self._lease_valid_until[job_id] = asked_at + self.queue.lease_seconds - self._lease_margin
 
     def wake(self, reason: str = "") -> None:
         self._wake.set()
@@ -146,8 +175,10 @@ class Runner:
         except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
             logger.bind(error=f"{type(exc).__name__}: {exc}").warning("claim_failed")
             return 0
+        claimed_at = time.monotonic()
         for job in jobs:
             job_id = UUID(str(job.job_id))
+            self._lease_valid_until[job_id] = claimed_at + self.queue.lease_seconds - self._lease_margin
             task = asyncio.create_task(self._handle(job), name=f"job-{job_id}")
             self.active[job_id] = (job, task)
         if jobs:
@@ -157,31 +188,90 @@ class Runner:
 
     async def _handle(self, job: ClaimedJob) -> None:
         job_id = UUID(str(job.job_id))
-        log = logger.bind(job_id=str(job_id), product_id=job.product_id, kind=job.kind, attempt=job.attempts)
         started = time.monotonic()
         try:
-            outcome = await self.pipeline.run(job)
-            await self.queue.complete(job, outcome)
-            self.stats.completed += 1
-            log.bind(outcome=outcome.image_status, ms=elapsed_ms(started)).info("job_done")
-        except asyncio.CancelledError:
-            if job_id in self._handing_back:
-                await self._release(job, "worker encerrado antes de terminar o job")
-            # A lost lease needs nothing: the job already belongs to another worker.
-            raise
+            try:
+                outcome = await self.pipeline.run(job)
+            except asyncio.CancelledError:
+                if job_id in self._handing_back:
+                    await self._release(job, "worker encerrado antes de terminar o job")
+                # A lost lease needs nothing: the job already belongs to another worker.
+                raise
+            except Exception as exc:
+                self.finishing.add(job_id)
+                await self._fail(job, exc, started)
+                return
+            self.finishing.add(job_id)
+            await self._complete(job, outcome, started)
+        finally:
+            self._forget(job_id)
+
+    async def _complete(self, job: ClaimedJob, outcome: JobOutcome, started: float) -> None:
+        log = logger.bind(
+            job_id=str(job.job_id), product_id=job.product_id, kind=job.kind, attempt=job.attempts
+        )
+        try:
+            stored = await self._record(job, "complete", lambda: self.queue.complete(job, outcome))
+        except _AlreadyRecorded:
+            stored = outcome.image_status
         except LeaseLost:
             self.stats.leases_lost += 1
             log.bind(ms=elapsed_ms(started)).warning("lease_lost_on_finish")
-        except Exception as exc:
-            await self._fail(job, exc, started)
-        finally:
-            self.active.pop(job_id, None)
-            self._handing_back.discard(job_id)
-            self._wake.set()
+            return
+        except Exception as exc:  # the lease will expire and another worker will redo the job
+            log.bind(db_error=f"{type(exc).__name__}: {exc}", ms=elapsed_ms(started)).error(
+                "complete_not_recorded"
+            )
+            return
+        if stored == "superseded":
+            log.bind(ms=elapsed_ms(started)).info("job_superseded")
+            return
+        self.stats.completed += 1
+        log.bind(outcome=stored, ms=elapsed_ms(started)).info("job_done")
+
+    def _forget(self, job_id: UUID) -> None:
+        self.active.pop(job_id, None)
+        self._handing_back.discard(job_id)
+        self.finishing.discard(job_id)
+        self._lease_valid_until.pop(job_id, None)
+        self._wake.set()
+
+    async def _record(self, job: ClaimedJob, what: str, call: Callable[[], Awaitable[T]]) -> T:
+        """Records a job's end, retrying while the database is away and the lease is surely still
+        ours (the work itself is never redone). When an earlier try may have committed before its
+        answer was lost, a lease-lost refusal is checked against the row: a job that is no longer
+        running, and that nobody else could have taken while our lease lasted, was recorded by us."""
+        job_id = UUID(str(job.job_id))
+        delay = 0.2
+        uncertain = False
+        while True:
+            try:
+                return await call()
+            except LeaseLost:
+                if uncertain and (await self.queue.job_status(job_id))[0] != "running":
+                    logger.bind(job_id=str(job_id), call=what).info("recorded_before_connection_loss")
+                    raise _AlreadyRecorded() from None
+                raise
+            except Exception as exc:
+                if not is_transient_db_error(exc):
+                    raise
+                left = self._lease_valid_until.get(job_id, 0.0) - time.monotonic()
+                if left <= delay:
+                    raise
+                uncertain = True
+                logger.bind(
+                    job_id=str(job_id),
+                    call=what,
+                    error=f"{type(exc).__name__}: {exc}",
+                    retry_in=round(delay, 2),
+                    lease_left=round(left, 1),
+                ).warning("record_retry")
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RECORD_RETRY_MAX_DELAY)
 
     async def _fail(self, job: ClaimedJob, exc: Exception, started: float) -> None:
-        known = isinstance(exc, PermanentJobError | OffUnavailable | StorageFailed | ValueError)
-        permanent = isinstance(exc, PermanentJobError | ValueError)
+        known = isinstance(exc, TRANSIENT_ERRORS + PERMANENT_ERRORS)
+        permanent = isinstance(exc, PERMANENT_ERRORS)
         message = str(exc) if known else f"erro inesperado: {type(exc).__name__}: {exc}"
         bound = logger.bind(
             job_id=str(job.job_id), product_id=job.product_id, error=message, ms=elapsed_ms(started)
@@ -189,12 +279,19 @@ class Runner:
         if not known:
             bound.opt(exception=exc).error("job_crashed")
         try:
-            status = await self.queue.fail(job, message, retryable=not permanent)
+            status = await self._record(
+                job, "fail", lambda: self.queue.fail(job, message, retryable=not permanent)
+            )
+        except _AlreadyRecorded:
+            return
         except LeaseLost:
             self.stats.leases_lost += 1
             return
         except Exception as db_exc:  # the lease will expire and another worker will retry the job
             bound.bind(db_error=f"{type(db_exc).__name__}: {db_exc}").error("fail_not_recorded")
+            return
+        if status == "superseded":
+            bound.info("job_superseded")
             return
         if status == "queued":
             self.stats.retried += 1
@@ -324,8 +421,9 @@ async def open_worker(
         timeout_seconds=settings.image_download_timeout_seconds,
     )
     try:
+        # Every outbound call goes through the same SSRF policy (OFF redirects included).
         async with (
-            aiohttp.ClientSession() as api_session,
+            guarded_session(policy, limit=10) as api_session,
             image_session(policy, connections=max(20, settings.worker_concurrency)) as images,
             contextlib.AsyncExitStack() as stack,
         ):
@@ -344,6 +442,8 @@ async def open_worker(
                 max_retries=settings.off_max_retries,
                 backoff_base_seconds=settings.off_retry_backoff_seconds,
                 index=off_index,
+                policy=policy,
+                max_body_bytes=settings.off_max_body_bytes,
             )
             store = build_store(settings)
             stack.push_async_callback(store.close)
@@ -395,6 +495,7 @@ async def run_worker(settings: Settings, *, once: bool = False) -> RunnerStats:
     """`imagefill run`: the long-running listener process (`--once`: until the queue is drained)."""
     async with open_worker(settings) as runner:
         loop = asyncio.get_running_loop()
+        loop.set_exception_handler(log_loop_exception)
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, runner.stop)
         logger.bind(worker_id=runner.queue.worker_id, concurrency=runner.concurrency).info("worker_started")

@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     off_index_path: Path | None = None
     # Where OFF serves product images; URLs built from the export point here.
     off_images_base_url: str = "https://images.openfoodfacts.org"
+    # Largest OFF answer read (a product with the fields we ask for is a few KB).
+    off_max_body_bytes: int = Field(default=2 * 1024 * 1024, ge=64 * 1024)
 
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None

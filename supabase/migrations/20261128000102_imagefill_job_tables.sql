@@ -95,7 +95,12 @@ alter table public.image_rejected_candidates enable row level security;
 
 -- New public tables are no longer granted to the API roles automatically (Supabase, 2026-10-30).
 revoke all on public.image_jobs, public.image_job_events, public.image_rejected_candidates from anon, authenticated;
-grant select on public.image_jobs, public.image_job_events, public.image_rejected_candidates to authenticated;
+-- Operators (RLS: is_image_operator()) read what the panel shows; never which worker host and
+-- process holds a job (locked_by) or its lease.
+grant select (id, product_id, kind, status, attempts, max_attempts, last_error, run_after, batch_id, payload,
+              result, created_at, updated_at, finished_at)
+  on public.image_jobs to authenticated;
+grant select on public.image_job_events, public.image_rejected_candidates to authenticated;
 grant select, insert, update, delete on public.image_jobs, public.image_rejected_candidates to service_role;
 grant select, insert on public.image_job_events to service_role;
 

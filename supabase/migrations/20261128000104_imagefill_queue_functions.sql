@@ -68,14 +68,22 @@ begin
   failed as (
     update public.image_jobs j
        set status = 'failed', locked_by = null, locked_until = null, finished_at = now(), updated_at = now(),
-           last_error = coalesce(j.last_error || ' | ', '') || 'lease expirou após a última tentativa (worker caiu?)'
+           last_error = case when j.kind = 'approve'
+             then 'A imagem aprovada não foi gravada: o worker parou em todas as '
+                  || j.attempts || ' tentativas (falta de memória ou queda?). Aprove de novo ou escolha outra imagem.'
+             else 'O worker parou em todas as ' || j.attempts
+                  || ' tentativas deste produto (falta de memória ou queda?); recoloque-o na fila para tentar de novo.'
+           end
       from exhausted x where j.id = x.id
     returning j.*
   ),
   marked as (
-    update public.products p set image_status = 'error'
+    -- Every exhausted job leaves its product where a person sees it: an approval goes back to
+    -- the review queue (with the reason in last_error), an enrichment shows `error`.
+    update public.products p
+       set image_status = (case when f.kind = 'approve' then 'needs_review' else 'error' end)::public.image_status
       from failed f
-     where p.id = f.product_id and f.kind <> 'approve' and p.image_status <> 'ok'
+     where p.id = f.product_id and p.image_status in ('fetching', 'missing', 'needs_review', 'error')
   )
   insert into public.image_job_events (job_id, product_id, stage, outcome, detail)
   select f.id, f.product_id, 'lease', 'failed', jsonb_build_object('attempts', f.attempts)
@@ -193,6 +201,40 @@ as $$
   returning id;
 $$;
 
+-- A person decided again while this job ran: approve_product_image rewrote the job's payload, so
+-- the result the worker brings belongs to the old decision. The job goes straight back to the
+-- queue (the attempt does not count) and runs again with the newest decision; the product stays
+-- `fetching`. The same job id is what the RPC returned to both calls. NULL: not superseded.
+create or replace function imagefill.requeue_if_superseded(p_job public.image_jobs, p_ran_payload jsonb)
+returns public.image_jobs
+language plpgsql
+set search_path = ''
+as $$
+declare
+  v_job public.image_jobs;
+begin
+  if p_ran_payload is null or p_job.payload = p_ran_payload then
+    return null;
+  end if;
+  update public.image_jobs
+     set status = 'queued', attempts = greatest(attempts - 1, 0), run_after = now(),
+         locked_by = null, locked_until = null, updated_at = now(),
+         result = jsonb_build_object('outcome', 'superseded')
+   where id = p_job.id
+  returning * into v_job;
+  perform imagefill.insert_job_events(v_job, jsonb_build_array(jsonb_build_object(
+    'stage', 'complete', 'outcome', 'superseded',
+    'detail', jsonb_build_object('ran', p_ran_payload -> 'url', 'now', v_job.payload -> 'url'))));
+  perform pg_notify('imagefill_jobs', 'superseded');
+  return v_job;
+end
+$$;
+
+-- p_payload: the payload the worker ran (as claimed). When it is no longer the job's payload, the
+-- result is not stored and the job runs again (see requeue_if_superseded).
+drop function if exists imagefill.complete_image_job(
+  uuid, text, public.image_status, text, public.image_source, numeric, jsonb, jsonb, jsonb);
+drop function if exists imagefill.fail_image_job(uuid, text, text, boolean, jsonb, integer);
 create or replace function imagefill.complete_image_job(
   p_job_id uuid,
   p_worker text,
@@ -202,7 +244,8 @@ create or replace function imagefill.complete_image_job(
   p_image_confidence numeric default null,
   p_candidates jsonb default '[]'::jsonb,
   p_events jsonb default '[]'::jsonb,
-  p_result jsonb default '{}'::jsonb
+  p_result jsonb default '{}'::jsonb,
+  p_payload jsonb default null
 )
 returns public.image_jobs
 language plpgsql
@@ -210,10 +253,15 @@ set search_path = ''
 as $$
 declare
   v_job public.image_jobs;
+  v_superseded public.image_jobs;
   v_product record;
   v_outcome text := p_image_status::text;
 begin
   v_job := imagefill.held_job(p_job_id, p_worker);
+  v_superseded := imagefill.requeue_if_superseded(v_job, p_payload);
+  if v_superseded.id is not null then
+    return v_superseded;
+  end if;
 
   if p_image_status not in ('ok', 'needs_review') then
     raise exception 'a job ends in ok or needs_review, not %', p_image_status using errcode = 'IF002';
@@ -288,7 +336,8 @@ create or replace function imagefill.fail_image_job(
   p_error text,
   p_retryable boolean default true,
   p_events jsonb default '[]'::jsonb,
-  p_backoff_base_seconds integer default 30
+  p_backoff_base_seconds integer default 30,
+  p_payload jsonb default null
 )
 returns public.image_jobs
 language plpgsql
@@ -296,12 +345,22 @@ set search_path = ''
 as $$
 declare
   v_job public.image_jobs;
-  v_error text := left(coalesce(nullif(btrim(p_error), ''), 'erro desconhecido'), 2000);
+  v_superseded public.image_jobs;
+  v_error text := left(coalesce(nullif(btrim(p_error), ''), 'erro desconhecido'), 1900);
   v_retry boolean;
   v_delay double precision;
 begin
   v_job := imagefill.held_job(p_job_id, p_worker);
+  -- A failure of an outdated decision says nothing about the newest one: run that instead.
+  v_superseded := imagefill.requeue_if_superseded(v_job, p_payload);
+  if v_superseded.id is not null then
+    return v_superseded;
+  end if;
   v_retry := coalesce(p_retryable, true) and v_job.attempts < v_job.max_attempts;
+  if coalesce(p_retryable, true) and not v_retry then
+    -- The text a person reads last must not promise a retry that will not come.
+    v_error := v_error || format(' (sem novas tentativas: %s de %s usadas)', v_job.attempts, v_job.max_attempts);
+  end if;
   v_delay := least(greatest(p_backoff_base_seconds, 0) * power(2, greatest(v_job.attempts - 1, 0)), 3600)
              * (0.8 + random() * 0.4);
 
@@ -310,7 +369,7 @@ begin
      set status = case when v_retry then 'queued' else 'failed' end::public.image_job_status,
          run_after = case when v_retry then now() + make_interval(secs => v_delay) else run_after end,
          finished_at = case when v_retry then null else now() end,
-         locked_by = null, locked_until = null, last_error = v_error, updated_at = now()
+         locked_by = null, locked_until = null, last_error = v_error, result = null, updated_at = now()
    where id = v_job.id
   returning * into v_job;
 
@@ -382,8 +441,9 @@ revoke all on all functions in schema imagefill from public;
 grant execute on function
   imagefill.claim_image_jobs(text, integer, integer, public.image_job_kind[], uuid),
   imagefill.extend_image_job_leases(text, uuid[], integer),
-  imagefill.complete_image_job(uuid, text, public.image_status, text, public.image_source, numeric, jsonb, jsonb, jsonb),
-  imagefill.fail_image_job(uuid, text, text, boolean, jsonb, integer),
+  imagefill.complete_image_job(uuid, text, public.image_status, text, public.image_source, numeric, jsonb, jsonb, jsonb, jsonb),
+  imagefill.fail_image_job(uuid, text, text, boolean, jsonb, integer, jsonb),
+  imagefill.requeue_if_superseded(public.image_jobs, jsonb),
   imagefill.release_image_job(uuid, text, text),
   imagefill.record_image_job_event(uuid, text, text, jsonb),
   imagefill.fail_exhausted_leases(),

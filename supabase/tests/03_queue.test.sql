@@ -85,7 +85,7 @@ select is((select image_status::text from public.products p
             join public.image_jobs j on j.product_id = p.id where j.id = (select job_id from claim2)),
           'error', 'and the product is in error');
 select is((select last_error from public.image_jobs where id = (select job_id from claim2)),
-          'OFF 503 again', 'with the last error kept');
+          'OFF 503 again (sem novas tentativas: 5 de 5 usadas)', 'with the last error kept, saying no retry will come');
 
 select * from finish();
 rollback;

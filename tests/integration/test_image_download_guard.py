@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 
 import pytest
@@ -10,6 +11,7 @@ from worker.images import (
     FetchPolicy,
     GuardedResolver,
     ImageRejected,
+    ImageUnavailable,
     UnsafeUrl,
     download_image,
     image_session,
@@ -43,6 +45,11 @@ async def test_default_policy_refuses_the_local_image_host(services: OfflineServ
         "gopher://example.com/",
         "http://user:pass@example.com/x.jpg",
         "javascript:alert(1)",
+        "http://2130706433/x.jpg",
+        "http://127.1/x.jpg",
+        "http://0x7f.1/x.jpg",
+        "http://0177.0.0.1/x.jpg",
+        "http://[::1]:8080/x.jpg",
     ],
 )
 async def test_unsafe_urls_are_refused_before_any_connection(url: str) -> None:
@@ -82,7 +89,30 @@ async def test_timeout_and_http_errors_are_reasons_not_crashes(services: Offline
     services.image_host.slow_seconds = 5
     policy = FetchPolicy.from_allow_list("127.0.0.1", timeout_seconds=0.5)
     async with image_session(policy) as session:
-        with pytest.raises(ImageRejected, match="tempo esgotado"):
+        # Faults that may pass: the job is retried later, the picture is not judged.
+        with pytest.raises(ImageUnavailable, match="tempo esgotado"):
             await download_image(session, f"{services.image_base_url}/hostile/slow", policy)
+        with pytest.raises(ImageUnavailable, match="HTTP 503"):
+            await download_image(session, f"{services.image_base_url}/hostile/unavailable", policy)
+        with pytest.raises(ImageUnavailable, match="HTTP 429"):
+            await download_image(session, f"{services.image_base_url}/hostile/throttled", policy)
+        with pytest.raises(ImageUnavailable, match=r"ServerDisconnected|ClientPayloadError|ClientOSError"):
+            await download_image(session, f"{services.image_base_url}/hostile/reset", policy)
+        # A verdict on the picture itself.
         with pytest.raises(ImageRejected, match="HTTP 404"):
             await download_image(session, f"{services.image_base_url}/hostile/nope", policy)
+
+
+@pytest.mark.parametrize(
+    ("host", "shown"),
+    [
+        ("2130706433", "127.0.0.1"),
+        ("127.1", "127.0.0.1"),
+        ("0x7f.1", "127.0.0.1"),
+        ("0177.0.0.1", "127.0.0.1"),
+    ],
+)
+async def test_legacy_numeric_hosts_get_a_clear_message(host: str, shown: str) -> None:
+    async with image_session(DEFAULT) as session:
+        with pytest.raises(UnsafeUrl, match=rf"não canônico \({re.escape(host)} = {re.escape(shown)}\)"):
+            await download_image(session, f"http://{host}/x.jpg", DEFAULT)

@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import aiohttp
 import pytest
 
+from worker.images import FetchPolicy, guarded_session
 from worker.offline.services import OfflineServices
 from worker.ratelimit import HostRateLimiter
-from worker.stages.openfoodfacts import OffUnavailable, OpenFoodFactsClient
+from worker.stages.openfoodfacts import OffInvalidResponse, OffUnavailable, OpenFoodFactsClient
 
 UA = "Imagefill/0.1 (testes@example.com)"
 
 
 @pytest.fixture
 async def off_client(services: OfflineServices, tmp_path: Path) -> AsyncIterator[OpenFoodFactsClient]:
-    async with aiohttp.ClientSession() as session:
+    policy = FetchPolicy.from_allow_list("127.0.0.1")  # the stand-ins, as the workers allow them
+    async with guarded_session(policy) as session:
         yield OpenFoodFactsClient(
             session,
             base_url=services.off_base_url,
@@ -27,6 +29,7 @@ async def off_client(services: OfflineServices, tmp_path: Path) -> AsyncIterator
             timeout_seconds=2,
             max_retries=2,
             backoff_base_seconds=0.01,
+            policy=policy,
         )
 
 
@@ -100,3 +103,65 @@ async def test_an_unknown_envelope_is_a_fault_not_a_missing_product(
     with pytest.raises(OffUnavailable, match="resposta inesperada"):
         await off_client.fetch_from_open_food_facts("5601077161035")
     assert len(services.off.requests_for("5601077161035")) == 3, "retried like any other fault"
+
+
+async def test_an_empty_200_is_a_fault_not_a_missing_product(
+    off_client: OpenFoodFactsClient, services: OfflineServices
+) -> None:
+    assert services.off is not None
+    services.off.raw["22007377"] = (200, b"", {"Content-Type": "application/json"})
+    with pytest.raises(OffUnavailable, match="resposta vazia"):
+        await off_client.fetch_from_open_food_facts("22007377")
+    assert len(services.off.requests_for("22007377")) == 3, "retried like any other fault"
+
+
+async def test_wrong_typed_fields_give_one_short_reason(
+    off_client: OpenFoodFactsClient, services: OfflineServices
+) -> None:
+    assert services.off is not None
+    body = json.dumps({"status": 1, "code": "22007377", "product": {"product_name": ["não", "texto"]}})
+    services.off.raw["22007377"] = (200, body.encode(), {"Content-Type": "application/json"})
+    with pytest.raises(OffInvalidResponse) as caught:
+        await off_client.fetch_from_open_food_facts("22007377")
+    message = str(caught.value)
+    assert "\n" not in message and len(message) < 200 and "product_name" in message, message
+    assert "formato inesperado" in message
+
+
+async def test_oversized_answers_are_cut_off(
+    off_client: OpenFoodFactsClient, services: OfflineServices
+) -> None:
+    assert services.off is not None
+    huge = b'{"status": 1, "product": {"product_name": "' + b"x" * (3 * 1024 * 1024) + b'"}}'
+    services.off.raw["22007377"] = (200, huge, {"Content-Type": "application/json"})
+    with pytest.raises(OffInvalidResponse, match="grande demais"):
+        await off_client.fetch_from_open_food_facts("22007377")
+
+
+@pytest.mark.parametrize(
+    "location",
+    [
+        "http://localhost:9/x",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.0.0.1/",
+        "http://2130706433/",
+    ],
+)
+async def test_redirects_to_internal_addresses_are_refused(
+    services: OfflineServices, tmp_path: Path, location: str
+) -> None:
+    """The OFF client follows redirects hop by hop through the same SSRF policy as downloads."""
+    assert services.off is not None
+    services.off.raw["22007377"] = (302, b"", {"Location": location})
+    policy = FetchPolicy.from_allow_list("127.0.0.1")
+    async with guarded_session(policy) as session:
+        client = OpenFoodFactsClient(
+            session,
+            base_url=services.off_base_url,
+            user_agent=UA,
+            limiter=HostRateLimiter(tmp_path, "off", 60_000),
+            max_retries=0,
+            policy=policy,
+        )
+        with pytest.raises(OffInvalidResponse, match=r"bloqueado|não canônico"):
+            await client.fetch_from_open_food_facts("22007377")

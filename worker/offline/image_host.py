@@ -199,6 +199,18 @@ class ImageHost:
             raise web.HTTPFound("/hostile/redirect-loop")
         if kind == "redirect-ok":
             raise web.HTTPFound("/static/redirected.jpg")
+        if kind == "unavailable":
+            return web.Response(status=503, text="Service Unavailable")
+        if kind == "throttled":
+            return web.Response(status=429, text="Too Many Requests", headers={"Retry-After": "1"})
+        if kind == "reset":
+            # Headers promise a body that never comes: the connection drops mid-transfer.
+            response = web.StreamResponse(headers={"Content-Type": "image/jpeg", "Content-Length": "100000"})
+            await response.prepare(request)
+            await response.write(b"\xff\xd8\xff\xe0" + b"0" * 1000)
+            assert request.transport is not None
+            request.transport.close()
+            return response
         if kind == "slow":
             await asyncio.sleep(self.slow_seconds)
             return web.Response(body=b"", content_type="image/jpeg")

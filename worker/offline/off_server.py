@@ -71,6 +71,8 @@ class OpenFoodFactsStandIn:
         # redirects there, as OFF does.
         self.sister_products: dict[str, dict[str, Any]] = {}
         self.odd_envelopes: dict[str, Any] = {}  # code → a body OFF should never send
+        # Verbatim answers per code (status, body, headers): empty bodies, wrong types, redirects.
+        self.raw: dict[str, tuple[int, bytes, dict[str, str]]] = {}
         self.app = web.Application()
         self.app.router.add_get("/api/v0/product/{code}.json", self._product_v0)
         self.app.router.add_get("/api/v2/product/{code}", self._product_v2)
@@ -146,6 +148,9 @@ class OpenFoodFactsStandIn:
         await self._delay(code)
         if (fault := self._fault(code)) is not None:
             return fault
+        if code in self.raw:
+            status, body, headers = self.raw[code]
+            return web.Response(status=status, body=body, headers=headers)
         product = self._lookup(code)
         if product is None:
             return web.json_response({**self._not_found_template, "code": code}, status=not_found_status)

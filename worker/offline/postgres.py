@@ -76,6 +76,12 @@ class LocalPostgres:
                 "--locale=C.UTF-8",
             ]
         )
+        self.start_server()
+        return self
+
+    def start_server(self) -> None:
+        """(Re)starts the server of an initialized cluster (see stop_server, restart)."""
+        assert self._dir is not None, "cluster not initialized"
         options = " ".join(
             [
                 f"-p {self.port}",
@@ -101,7 +107,15 @@ class LocalPostgres:
                 "start",
             ]
         )
-        return self
+
+    def stop_server(self, mode: str = "fast") -> None:
+        """Stops the server, keeping the data: `fast` (clients disconnected cleanly), `immediate`
+        (like a crash: recovery runs at the next start)."""
+        self._run([str(system_file("pg_ctl")), "-D", str(self.data_dir), "-m", mode, "-w", "stop"])
+
+    def restart(self, mode: str = "fast") -> None:
+        self.stop_server(mode)
+        self.start_server()
 
     def stop(self) -> None:
         if self._dir is None:

@@ -8,14 +8,20 @@ found, `status: 0` is "not found", anything else is a fault to retry, never a si
 
 OFF's rules we follow: a real User-Agent `AppName/version (contact)`; a conservative read rate,
 shared by every worker process on the host; back off on 429/503 honouring Retry-After.
-`status: 0` and HTTP 404 both mean "not found", which is an answer, not an error.
+`status: 0` and HTTP 404 both mean "not found", which is an answer, not an error. An empty 200 is
+a fault (retried), never "not found". The body is read with a size cap, redirects are followed one
+hop at a time through the same SSRF policy as picture downloads, and an answer whose fields have
+the wrong types is `OffInvalidResponse` with one short reason, not a pydantic report.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import random
 import re
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
@@ -23,8 +29,9 @@ from urllib.parse import urlsplit
 
 import aiohttp
 from loguru import logger
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from worker.images import MAX_REDIRECTS, FetchPolicy, ImageRejected, redirect_target
 from worker.ratelimit import HostRateLimiter
 
 if TYPE_CHECKING:
@@ -40,10 +47,17 @@ _REQUESTED_FIELDS = (
     "selected_images,images,image_front_url,image_url"
 )
 MAX_RETRY_AFTER_SECONDS = 60.0
+# A product answer with the fields we ask for is a few KB (the largest real one seen: ~60 KB).
+DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024
 
 
 class OffUnavailable(Exception):
     """OFF kept failing (throttled, 5xx, timeouts) after every retry. The job should retry later."""
+
+
+class OffInvalidResponse(Exception):
+    """OFF answered, but with something we cannot use for this code (wrong types, oversized,
+    redirected somewhere forbidden). Retrying will not help: stage 1 found nothing usable."""
 
 
 class _OffImage(BaseModel):
@@ -174,13 +188,22 @@ def envelope_status(payload: Any) -> str:
 
 
 def parse_product_response(ean: str, payload: Any) -> OffProduct | None:
-    if (
-        not isinstance(payload, dict)
-        or str(payload.get("status")) != "1"
-        or not isinstance(payload.get("product"), dict)
-    ):
+    if not isinstance(payload, dict):
+        raise OffInvalidResponse(
+            f"Open Food Facts devolveu um JSON inesperado para {ean}"
+            f" ({type(payload).__name__}, não um objeto)"
+        )
+    if str(payload.get("status")) != "1" or not isinstance(payload.get("product"), dict):
         return None
-    product = _OffProduct.model_validate(payload["product"])
+    try:
+        product = _OffProduct.model_validate(payload["product"])
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field_name = ".".join(str(part) for part in first["loc"]) or "product"
+        raise OffInvalidResponse(
+            f"Open Food Facts devolveu dados com formato inesperado para {ean}"
+            f" (campo {field_name}: {type(first.get('input')).__name__} onde se esperava outro tipo)"
+        ) from None
     return OffProduct(
         code=str(payload.get("code") or product.code or ean),
         name=product.product_name_pt or product.product_name or product.generic_name,
@@ -219,9 +242,13 @@ class OpenFoodFactsClient:
         max_retries: int = 3,
         backoff_base_seconds: float = 1.0,
         index: OffExportIndex | None = None,
+        policy: FetchPolicy | None = None,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     ) -> None:
         self._index = index
         self._session = session
+        self._policy = policy or FetchPolicy()
+        self._max_body_bytes = max_body_bytes
         self._base_url = base_url.rstrip("/")
         self._headers = {"User-Agent": user_agent, "Accept": "application/json"}
         self._limiter = limiter
@@ -247,12 +274,11 @@ class OpenFoodFactsClient:
             await self._limiter.acquire()
             retry_after: float | None = None
             try:
-                async with self._session.get(
-                    url, params=params, headers=self._headers, timeout=self._timeout
-                ) as response:
+                async with self._get(url, code, params) as response:
                     if response.status in (200, 404):
+                        body = await self._read_capped(response, code)
                         try:
-                            payload = await response.json(content_type=None)
+                            payload = json.loads(body) if body.strip() else None
                         except ValueError:
                             payload = None
                         outcome = envelope_status(payload)
@@ -264,13 +290,24 @@ class OpenFoodFactsClient:
                                 return replace(product, page_url=f"{page}/product/{product.code}")
                         if outcome == "not_found" or (response.status == 404 and payload is None):
                             return None
-                        status = payload.get("status") if isinstance(payload, dict) else None
-                        last_problem = f"resposta inesperada (HTTP {response.status}, status={status!r})"
+                        if not body.strip():
+                            last_problem = f"resposta vazia (HTTP {response.status} sem corpo)"
+                        elif payload is None:
+                            last_problem = f"resposta não é JSON (HTTP {response.status})"
+                        else:
+                            status = payload.get("status") if isinstance(payload, dict) else None
+                            last_problem = f"resposta inesperada (HTTP {response.status}, status={status!r})"
                     elif response.status == 429 or response.status >= 500:
                         last_problem = f"HTTP {response.status}"
                         retry_after = _retry_after_seconds(response.headers.get("Retry-After"))
                     else:
                         raise OffUnavailable(f"Open Food Facts respondeu HTTP {response.status} para {code}")
+            except ImageRejected as exc:  # a redirect hop refused by the SSRF policy
+                raise OffInvalidResponse(f"Open Food Facts: {exc}") from None
+            except aiohttp.ClientConnectorError as exc:
+                if isinstance(exc.__cause__, ImageRejected):
+                    raise OffInvalidResponse(f"Open Food Facts: {exc.__cause__}") from None
+                last_problem = f"{type(exc).__name__}"
             except (aiohttp.ClientError, TimeoutError) as exc:
                 last_problem = f"{type(exc).__name__}"
             if attempt < self._max_retries:
@@ -282,5 +319,39 @@ class OpenFoodFactsClient:
                 await asyncio.sleep(delay)
         raise OffUnavailable(
             f"Open Food Facts indisponível para {code} após {self._max_retries + 1} tentativas"
-            f" ({last_problem}); o job tentará de novo mais tarde"
+            f" ({last_problem})"
         )
+
+    @contextlib.asynccontextmanager
+    async def _get(
+        self, url: str, code: str, params: dict[str, str] | None
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
+        """GET following at most MAX_REDIRECTS redirects, each hop checked by the SSRF policy
+        (OFF's own v2 API redirects between its sister databases; nothing else should)."""
+        current: str = url
+        for _ in range(MAX_REDIRECTS + 1):
+            async with self._session.get(
+                current, params=params, headers=self._headers, timeout=self._timeout, allow_redirects=False
+            ) as response:
+                target = redirect_target(str(response.url), response, self._policy)
+                if target is None:
+                    yield response
+                    return
+            current, params = target, None
+        raise OffInvalidResponse(f"Open Food Facts: redirecionamentos demais para {code}")
+
+    async def _read_capped(self, response: aiohttp.ClientResponse, code: str) -> bytes:
+        limit = self._max_body_bytes
+        if response.content_length is not None and response.content_length > limit:
+            raise OffInvalidResponse(
+                f"Open Food Facts: resposta grande demais para {code} ({response.content_length} bytes,"
+                f" limite {limit})"
+            )
+        body = bytearray()
+        async for chunk in response.content.iter_chunked(64 * 1024):
+            body.extend(chunk)
+            if len(body) > limit:
+                raise OffInvalidResponse(
+                    f"Open Food Facts: resposta grande demais para {code} (mais de {limit} bytes)"
+                )
+        return bytes(body)

@@ -1,0 +1,96 @@
+"""The proof suite's shared pieces: real `imagefill run` processes, dedicated clusters for tests
+that restart Postgres, the stand-ins, and readers for what the workers and the database say.
+
+`IMAGEFILL_HEAVY=1` selects the heavier variants (more jobs, more kills, longer outages)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from tests.acceptance.conftest import IMAGEFILL, WorkerProcess, worker_env
+from tests.harness import MigratedDatabase, Templates
+from worker.offline.postgres import LocalPostgres, free_port
+from worker.offline.services import OfflineServices
+
+HEAVY = os.environ.get("IMAGEFILL_HEAVY") == "1"
+
+
+@pytest.fixture
+def own_db() -> Iterator[MigratedDatabase]:
+    """A migrated database on a cluster of its own, so a test may stop and restart the server."""
+    cluster = LocalPostgres().start()
+    try:
+        yield Templates(cluster).fresh_database()
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def fresh_db(templates: Templates) -> MigratedDatabase:
+    return templates.fresh_database()
+
+
+SpawnWorker = Callable[..., WorkerProcess]
+
+
+@pytest.fixture
+def spawn_worker(services: OfflineServices, tmp_path: Path) -> Iterator[SpawnWorker]:
+    """Starts `imagefill run` against `database_url` with the stand-ins; kills leftovers at the end."""
+    started: list[WorkerProcess] = []
+
+    def spawn(database_url: str, **overrides: str) -> WorkerProcess:
+        port = free_port()
+        env = worker_env(services, database_url, tmp_path, WORKER_HEALTH_PORT=str(port), **overrides)
+        log_path = tmp_path / f"worker-{len(started)}.log"
+        with log_path.open("wb") as log:
+            proc = subprocess.Popen(
+                [IMAGEFILL, "run"], env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT
+            )
+        worker = WorkerProcess(proc, log_path, port)
+        started.append(worker)
+        return worker
+
+    yield spawn
+    for worker in started:
+        if worker.proc.poll() is None:
+            worker.proc.kill()
+            worker.proc.wait(timeout=10)
+
+
+def log_events(*workers: WorkerProcess) -> list[dict[str, Any]]:
+    """Every JSON log line of the workers: `{"time", "level", "event", ...fields}`."""
+    events: list[dict[str, Any]] = []
+    for worker in workers:
+        events.extend(json.loads(line) for line in worker.log().splitlines() if line.strip())
+    return events
+
+
+def non_json_lines(*workers: WorkerProcess) -> list[str]:
+    bad = []
+    for worker in workers:
+        for line in worker.log().splitlines():
+            try:
+                json.loads(line)
+            except ValueError:
+                bad.append(line)
+    return bad
+
+
+async def job_rows(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    return list(await conn.fetch("select * from public.image_jobs order by created_at"))
+
+
+def peak_rss_mib(pid: int) -> float:
+    """VmHWM: the process's peak resident set, as the kernel counts it."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("VmHWM not found")
