@@ -132,6 +132,12 @@ class Templates:
             )
         if result.returncode != 0:
             raise RuntimeError(f"supabase db push falhou:\n{result.stdout}\n{result.stderr}")
+        # The stand-ins serve from 127.0.0.1: the twin of the workers' IMAGE_FETCH_ALLOW_HOSTS.
+        self.cluster.psql(
+            "insert into imagefill.fetch_allow_hosts (host, note) values ('127.0.0.1', 'offline stand-ins')"
+            " on conflict do nothing",
+            dbname=name,
+        )
 
     def fresh_database(self, catalogue: Catalogue = DEFAULT_CATALOGUE) -> MigratedDatabase:
         template = self.template_for(catalogue)

@@ -1,15 +1,16 @@
 -- Decisions that must never be lost: a second approval while the first runs, an approval whose
 -- worker keeps dying, final error texts, pasted URLs naming internal hosts, hidden lease columns.
 begin;
-select plan(30);
+select plan(32);
 
 insert into public.products (id, name, ean) values
   ('50000000-0000-0000-0000-000000000001', 'Segunda aprovação', '4000539770708'),
   ('50000000-0000-0000-0000-000000000002', 'Worker sempre cai', '22007377'),
   ('50000000-0000-0000-0000-000000000003', 'Falha final', '5601077161035'),
   ('50000000-0000-0000-0000-000000000004', 'URLs coladas', '8424259826051');
--- Only the approvals below matter here: no enrichment job in the way.
+-- Only the approvals below matter here: no enrichment job in the way; no private host allowed.
 delete from public.image_jobs;
+delete from imagefill.fetch_allow_hosts;
 
 set local role authenticated;
 set local request.jwt.claims = '{"sub": "99999999-0000-0000-0000-000000000009", "role": "authenticated"}';
@@ -116,8 +117,16 @@ select throws_ok($$ select public.approve_product_image('50000000-0000-0000-0000
                  '22023', null, 'cloud metadata address refused');
 select throws_ok($$ select public.approve_product_image('50000000-0000-0000-0000-000000000004', 'https://user@192.168.0.10:8443/x.jpg') $$,
                  '22023', null, 'private range refused, also behind user info and a port');
+select throws_ok($$ select public.approve_product_image('50000000-0000-0000-0000-000000000004', 'https://user:pw@img.example/x.jpg') $$,
+                 '22023', 'URL de imagem recusada: URL com usuário/senha não é aceita.', 'credentials in a URL refused');
 select lives_ok($$ select public.approve_product_image('50000000-0000-0000-0000-000000000004', 'https://img.example/ok.jpg') $$,
                 'a public name is accepted (the worker checks what it resolves to)');
+reset role;
+insert into imagefill.fetch_allow_hosts (host) values ('10.1.2.3');
+set local role authenticated;
+set local request.jwt.claims = '{"sub": "99999999-0000-0000-0000-000000000009", "role": "authenticated"}';
+select lives_ok($$ select public.approve_product_image('50000000-0000-0000-0000-000000000004', 'http://10.1.2.3/x.jpg') $$,
+                'a private host the operator allowed (imagefill.fetch_allow_hosts) is accepted');
 
 -- Operators read jobs, but not which host and process holds them.
 select throws_ok($$ select locked_by from public.image_jobs $$, '42501', null, 'locked_by is hidden from the panel');
