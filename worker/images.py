@@ -9,8 +9,8 @@ a picture that is really unusable is `ImageRejected`.
 Validation: the bytes decide the type (Pillow), never the extension or Content-Type.
 Decoding is bounded by pixels, not only by bytes: the size is read from the header first; a JPEG
 is decoded at 1/2, 1/4 or 1/8 scale (`draft`) when that still covers the output; nothing above
-MAX_DECODE_PIXELS is ever decoded, and large decodes take turns (LARGE_DECODE_SLOT), which is
-what keeps a worker under its documented memory ceiling.
+MAX_DECODE_PIXELS is ever decoded, and large pictures take turns (LARGE_DECODE_SLOT, held for the
+whole normalization), which is what keeps a worker under its documented memory ceiling.
 Normalization: EXIF orientation applied, metadata dropped, alpha flattened on white, longest
 side capped, JPEG q85, plus a 256px thumbnail and a content hash.
 """
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import hashlib
 import ipaddress
 import os
@@ -42,8 +43,10 @@ from worker.packshot import background_colour, transparent_cutout, trim_uniform_
 
 T = TypeVar("T")
 ALLOWED_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
-# A planogram shows at most IMAGE_MAX_SIDE (1200) px: a 4096x4096 source is already plenty.
-MAX_DECODE_PIXELS = 4096 * 4096  # never decoded beyond this (RGBA: 64 MiB)
+# A planogram shows at most IMAGE_MAX_SIDE (1200) px: a 12-megapixel source is already plenty.
+# The bound is set by memory, not by taste: resizing an RGBA raster needs a premultiplied copy, so
+# the heaviest legal picture costs ~2 x 4 bytes x MAX_DECODE_PIXELS (~100 MB) while it is worked on.
+MAX_DECODE_PIXELS = 12_000_000  # never decoded beyond this: a 4000x3000 photo (RGBA: 48 MB)
 # A JPEG may declare more: `draft` decodes it at 1/2..1/8 scale, and the scaled size must still
 # fit MAX_DECODE_PIXELS. Anything declaring more than this is refused from its header alone.
 MAX_DECLARED_PIXELS = 8192 * 8192
@@ -282,8 +285,16 @@ def normalize_image(data: bytes, max_side: int = 1200) -> NormalizedImage:
     """Validates by content and returns the stored forms. Raises ImageRejected with the reason."""
     if reason := _sniff_non_image(data):
         raise ImageRejected(reason)
+    # A large picture holds the process's one large slot for its whole normalization (decode,
+    # trim, resize, encode), so two large rasters never coexist; ordinary ones run in parallel.
+    slot = LARGE_DECODE_SLOT if _declared_pixels(data) > LARGE_DECODE_PIXELS else contextlib.nullcontext()
+    with slot:
+        return _normalize(data, max_side)
+
+
+def _normalize(data: bytes, max_side: int) -> NormalizedImage:
     # Decoded (bounded) at up to twice the output size, so trimming a plain border keeps detail.
-    rgb, source_format = _decode_bounded(data, max_side * 2)
+    rgb, source_format = _decode_bounded(data, draft_side=max_side, keep_side=max_side * 2)
     # Planogram framing: a plain border is trimmed so the package fills the picture.
     background = background_colour(rgb)
     if background is not None:
@@ -307,7 +318,18 @@ def normalize_image(data: bytes, max_side: int = 1200) -> NormalizedImage:
     )
 
 
-def _decode_bounded(data: bytes, max_side: int) -> tuple[Image.Image, str]:
+def _declared_pixels(data: bytes) -> int:
+    """Width x height from the header alone (0 when unreadable: the decode will say why)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(BytesIO(data)) as probe:
+                return int(probe.size[0] * probe.size[1])
+    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError):
+        return 0
+
+
+def _decode_bounded(data: bytes, *, draft_side: int, keep_side: int) -> tuple[Image.Image, str]:
     """Header first (size, format), refusal before any pixel is decoded; then the smallest decode
     that still covers `max_side`, shrunk at once so only one full-size raster ever exists."""
     try:
@@ -324,7 +346,7 @@ def _decode_bounded(data: bytes, max_side: int) -> tuple[Image.Image, str]:
                     f"imagem pequena demais: {width}x{height} pixels (mínimo {MIN_IMAGE_SIDE} no menor lado)"
                 )
             if source_format == "JPEG":
-                probe.draft(None, (max_side, max_side))  # decode at 1/2..1/8 scale when that suffices
+                probe.draft(None, (draft_side, draft_side))  # decode at 1/2..1/8 scale when that suffices
             decoded = probe.size[0] * probe.size[1]
             if width * height > MAX_DECLARED_PIXELS or decoded > MAX_DECODE_PIXELS:
                 raise ImageRejected(
@@ -333,10 +355,8 @@ def _decode_bounded(data: bytes, max_side: int) -> tuple[Image.Image, str]:
                 )
             if getattr(probe, "n_frames", 1) > 1:
                 probe.seek(0)  # animated WEBP/PNG: the first frame only
-            slot = LARGE_DECODE_SLOT if decoded > LARGE_DECODE_PIXELS else contextlib.nullcontext()
-            with slot:
-                probe.load()
-                probe.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+            probe.load()
+            probe.thumbnail((keep_side, keep_side), Image.Resampling.LANCZOS)
             image = ImageOps.exif_transpose(probe)
             return _flatten_on_white(image), source_format
     except ImageRejected:
@@ -365,6 +385,27 @@ def _jpeg(image: Image.Image) -> bytes:
     return out.getvalue()
 
 
+_M_TRIM_THRESHOLD = -1  # glibc mallopt parameters (malloc.h)
+_M_MMAP_THRESHOLD = -3
+EAGER_RELEASE_BYTES = 1024 * 1024
+
+
+def release_large_buffers_eagerly() -> bool:
+    """Makes glibc serve every allocation above 1 MB with its own mmap, returned to the system on
+    free. By default glibc raises that threshold (up to 32 MB) after the first large free and keeps
+    freed rasters in per-thread arenas: with a thread pool, a worker that decoded a few large
+    pictures would then hold hundreds of MB it no longer uses. Returns False where the C library
+    is not glibc (the call is skipped; nothing else changes)."""
+    try:
+        libc = ctypes.CDLL(None)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    return bool(
+        mallopt(_M_MMAP_THRESHOLD, EAGER_RELEASE_BYTES) and mallopt(_M_TRIM_THRESHOLD, EAGER_RELEASE_BYTES)
+    )
+
+
 def default_image_threads() -> int:
     """One thread per core this process may use: Pillow releases the GIL while it decodes,
     resizes and encodes, so threads run in parallel without pickling megabytes to a process."""
@@ -386,6 +427,7 @@ class ImagePool:
         self._executor: ThreadPoolExecutor | None = None
 
     async def __aenter__(self) -> ImagePool:
+        release_large_buffers_eagerly()
         self._executor = ThreadPoolExecutor(self.threads, thread_name_prefix="imagefill-image")
         return self
 

@@ -16,7 +16,7 @@ import asyncpg
 import pytest
 
 from tests.acceptance.conftest import IMAGEFILL, WorkerProcess, worker_env
-from tests.harness import MigratedDatabase, Templates
+from tests.harness import ROOT, MigratedDatabase, Templates
 from worker.offline.postgres import LocalPostgres, free_port
 from worker.offline.services import OfflineServices
 
@@ -86,6 +86,18 @@ def non_json_lines(*workers: WorkerProcess) -> list[str]:
 
 async def job_rows(conn: asyncpg.Connection) -> list[asyncpg.Record]:
     return list(await conn.fetch("select * from public.image_jobs order by created_at"))
+
+
+REPORT = ROOT / ".reliability" / "report.jsonl"
+
+
+def report(scenario: str, **figures: object) -> None:
+    """Appends a scenario's figures to .reliability/report.jsonl (and prints them with -s)."""
+    REPORT.parent.mkdir(exist_ok=True)
+    line = json.dumps({"scenario": scenario, "heavy": HEAVY, **figures}, ensure_ascii=False)
+    with REPORT.open("a") as out:
+        out.write(line + "\n")
+    print(line)
 
 
 def peak_rss_mib(pid: int) -> float:

@@ -35,7 +35,10 @@ async def test_a_result_finished_during_an_outage_is_recorded_after_it(
 
     own_db.cluster.stop_server("fast")
     started = time.monotonic()
-    await wait_until(lambda: asyncio.sleep(0, "record_retry" in worker.log()), within=30)
+    try:
+        await wait_until(lambda: asyncio.sleep(0, "record_retry" in worker.log()), within=60)
+    except TimeoutError:
+        raise AssertionError("no retried completion:\n" + worker.log()[-4000:]) from None
     await asyncio.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - started)))
     own_db.cluster.start_server()
 

@@ -20,7 +20,7 @@ def test_a_small_png_declaring_40_megapixels_is_refused_before_decoding() -> Non
     """The 6300x6300 PNG (a few hundred KB) that used to cost ~730 MB of RSS."""
     data = _encoded("1", (6300, 6300), "PNG")
     assert len(data) < 1_000_000
-    with pytest.raises(ImageRejected, match="excede o limite de 16 megapixels"):
+    with pytest.raises(ImageRejected, match="excede o limite de 12 megapixels"):
         normalize_image(data)
 
 

@@ -108,6 +108,8 @@ class ImageHost:
         self.requests: Counter[str] = Counter()
         self.missing_full: set[str] = set()  # codes whose full-size image answers 404
         self.slow_seconds = 30.0
+        self.latency_seconds = 0.0  # added to every answer (a slow CDN)
+        self.files: dict[str, bytes] = {}  # served verbatim at /files/{name} (a test's corpus)
         # Per OFF code: the mark its pictures carry (default: the code itself, confidence digit 9).
         self.marks: dict[str, Mark | None] = {}
         self._bomb: bytes | None = None
@@ -115,11 +117,21 @@ class ImageHost:
         self.app.router.add_get("/images/products/{path:.*}", self._product_image)
         self.app.router.add_get("/hostile/{kind}", self._hostile)
         self.app.router.add_get("/static/{name}", self._static)
+        self.app.router.add_get("/files/{name}", self._file)
         self.app.router.add_get("/marked/{spec:.*}", self._marked)
+
+    async def _file(self, request: web.Request) -> web.StreamResponse:
+        self.requests[request.path] += 1
+        await asyncio.sleep(self.latency_seconds)
+        data = self.files.get(request.match_info["name"])
+        if data is None:
+            raise web.HTTPNotFound()
+        return web.Response(body=data, content_type="image/jpeg")
 
     async def _product_image(self, request: web.Request) -> web.StreamResponse:
         path = request.match_info["path"]
         self.requests[request.path] += 1
+        await asyncio.sleep(self.latency_seconds)
         match = _SIZE_SUFFIX.search(path)
         if match is None:
             raise web.HTTPNotFound()
@@ -135,6 +147,7 @@ class ImageHost:
     async def _static(self, request: web.Request) -> web.StreamResponse:
         """Arbitrary 'web' images, e.g. a URL a person pastes in the review panel."""
         self.requests[request.path] += 1
+        await asyncio.sleep(self.latency_seconds)
         name = request.match_info["name"]
         if name.endswith(".png"):
             return web.Response(body=transparent_png(), content_type="image/png")

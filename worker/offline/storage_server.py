@@ -8,6 +8,7 @@ file part and a `cacheControl` field) and `x-upsert`, the service-role key in `a
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass, field
 
@@ -29,6 +30,7 @@ class StorageStandIn:
     objects: dict[tuple[str, str], StoredObject] = field(default_factory=dict)
     rejected_auth: int = 0
     fail_uploads: int = 0  # answer the next N uploads with a 500
+    latency_seconds: float = 0.0  # added to every upload (a slow network)
 
     def __post_init__(self) -> None:
         self.app = web.Application(client_max_size=20 * 1024 * 1024)
@@ -57,6 +59,7 @@ class StorageStandIn:
         return await self._write(request, allow_create=False, allow_replace=True)
 
     async def _write(self, request: web.Request, *, allow_create: bool, allow_replace: bool) -> web.Response:
+        await asyncio.sleep(self.latency_seconds)
         if not self._authorized(request):
             self.rejected_auth += 1
             return self._error(400, "403", "Unauthorized", "invalid signature")
