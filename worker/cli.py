@@ -665,6 +665,61 @@ def off_index(
 
 
 @app.command()
+def browse(
+    product_id: Annotated[str, typer.Argument(help="ID do produto")],
+    database: DatabaseOption = None,
+) -> None:
+    """Busca imagens do produto num navegador headless (etapa 4, manual): grava as encontradas como
+    candidatas `browser` para uma pessoa revisar. Nunca aprova nada sozinho."""
+    from worker.logs import configure_logging
+    from worker.runner import open_worker
+
+    settings = settings_or_exit(database)
+    configure_logging(settings.log_json, level="WARNING")
+
+    async def call() -> tuple[dict[str, object], list[dict[str, object]]]:
+        conn = await connect_migrated(settings.database_url)
+        try:
+            key_type = await conn.fetchval(
+                "select format_type(p.proargtypes[0], null) from pg_proc p"
+                " where p.oid = 'public.request_browser_search'::regproc"
+            )
+            key = parse_key(product_id, str(key_type))
+            try:
+                request: dict[str, object] = json.loads(
+                    await conn.fetchval(f"select public.request_browser_search($1::text::{key_type})", key)
+                )
+            except asyncpg.PostgresError as exc:
+                raise fail(postgres_message(exc)) from None
+            job_id = request["job_id"]
+
+            async def finished() -> bool:
+                status = await conn.fetchval(
+                    "select status from public.image_jobs where id = $1::uuid", job_id
+                )
+                return status in ("done", "failed")
+
+            async with open_worker(settings, kinds=["browser"]) as runner:
+                await runner.run(until_idle=finished)
+            job = await conn.fetchrow(
+                "select status::text as status, last_error, result"
+                " from public.image_jobs where id = $1::uuid",
+                job_id,
+            )
+            if job["status"] == "failed":
+                raise fail(f"a busca no navegador falhou: {job['last_error']}", EXIT_FAILED)
+            found: list[dict[str, object]] = json.loads(job["result"] or "{}").get("candidates", [])
+            return request, found
+        finally:
+            await conn.close()
+
+    _, found = run_async(call(), settings.database_url)
+    for candidate in found:
+        console.print(f"  {candidate['url']}  (busca: {candidate.get('query')})")
+    console.print(f"{len(found)} candidatas do navegador gravadas para revisão no painel /monitoramento.")
+
+
+@app.command()
 def demo() -> None:
     """Roda o Imagefill inteiro offline: Postgres local, armazenamento local, serviços simulados."""
     from worker.demo import run_demo

@@ -6,6 +6,7 @@
 4. otherwise `needs_review`: a person decides
 
 A person's approval (`approve` jobs) skips the stages: download, normalize, store.
+A person's request for the browser search (`browser` jobs, stage 4) only adds candidates.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from worker.images import (
 )
 from worker.logs import elapsed_ms
 from worker.queue import Candidate, ClaimedJob, JobOutcome, JobQueue, StageEvent
+from worker.stages.browser import BrowserImageFinder, search_queries
 from worker.stages.image_search import (
     DUPLICATE_DISTANCE,
     ImageSearch,
@@ -122,6 +124,9 @@ class Pipeline:
         ledger: JobQueue | None = None,
         attributes: AttributeExtractor | None = None,
         search_policy: SearchPolicy | None = None,
+        browser: BrowserImageFinder | None = None,
+        browser_max_candidates: int = 8,
+        browser_min_side: int = 200,
     ) -> None:
         self.off = off
         self.image_session = image_session
@@ -135,10 +140,15 @@ class Pipeline:
         self.ledger = ledger  # verdict cache and usage records; None: neither (e.g. `eval`)
         self.attributes = attributes
         self.search_policy = search_policy or SearchPolicy()
+        self.browser = browser
+        self.browser_max_candidates = browser_max_candidates
+        self.browser_min_side = browser_min_side
 
     async def run(self, job: ClaimedJob) -> JobOutcome:
         if job.kind == "approve":
             return await self.store_approved_image(job)
+        if job.kind == "browser":
+            return await self.browser_search(job)
         return await self.enrich(job)
 
     async def enrich(self, job: ClaimedJob) -> JobOutcome:
@@ -565,6 +575,68 @@ class Pipeline:
             raise PermanentJobError(f"a imagem aprovada não pôde ser usada: {exc}") from None
         outcome.events.append(StageEvent("download", "ok", {"url": url, "sha256": image.content_hash}))
         return await self.approve(job, outcome, FetchedImage(url, image), source, HUMAN_CONFIDENCE)
+
+    async def browser_search(self, job: ClaimedJob) -> JobOutcome:
+        """Stage 4, asked by a person: pictures from search pages in a headless browser, each one
+        downloaded through the SSRF-safe downloader, for the person to judge. Never an approval."""
+        if self.browser is None:
+            raise PermanentJobError(
+                "este worker não faz busca no navegador:"
+                " rode `imagefill browse ID` ou um worker com WORKER_BROWSER=true"
+            )
+        started = time.monotonic()
+        outcome = JobOutcome(image_status="needs_review")
+        found, blocked = await self.browser.find(
+            search_queries(job.product_name, job.product_brand, job.product_gtin)
+        )
+        rejected = set(job.rejected_urls)
+        seen: set[str] = set()
+        skipped: dict[str, int] = {}
+        for image in found:
+            if len(outcome.candidates) >= self.browser_max_candidates:
+                break
+            reason = None
+            try:
+                fetched = None if image.url in rejected else await self.fetch(image.url)
+            except ImageRejected as exc:
+                fetched, reason = None, f"download: {exc}"
+            if fetched is None:
+                reason = reason or "rejeitada antes por uma pessoa"
+            elif min(fetched.width, fetched.height) < self.browser_min_side:
+                reason = "pequena demais"
+            elif fetched.content_hash in seen:
+                reason = "a mesma imagem em outra URL"
+            if reason is not None:
+                skipped[reason] = skipped.get(reason, 0) + 1
+                continue
+            assert fetched is not None
+            seen.add(fetched.content_hash)
+            outcome.candidates.append(
+                Candidate(
+                    url=image.url,
+                    source="browser",
+                    reason=f"encontrada no navegador em {urlsplit(image.page_url).netloc}",
+                    query=image.query,
+                )
+            )
+        ms = elapsed_ms(started)
+        outcome.result = {"candidates": [{"url": c.url, "query": c.query} for c in outcome.candidates]}
+        outcome.events.append(
+            StageEvent(
+                "browser",
+                "found" if outcome.candidates else "nothing_found",
+                {
+                    "images": len(found),
+                    "candidates": len(outcome.candidates),
+                    "skipped": skipped,
+                    "blocked": blocked[:20],
+                    "ms": ms,
+                },
+            )
+        )
+        outcome.events.append(StageEvent("review", "needs_review", {"candidates": len(outcome.candidates)}))
+        _log(job, "browser", outcome.events[-2].outcome, ms)
+        return outcome
 
 
 def _log(job: ClaimedJob, stage: str, outcome: str, ms: int) -> None:

@@ -30,10 +30,12 @@ from worker.listener import JobListener
 from worker.logs import elapsed_ms, log_loop_exception
 from worker.maintenance import QueueSweeper
 from worker.offindex import OffExportIndex
+from worker.offline.system_deps import system_file
 from worker.pipeline import AttributeExtractor, PermanentJobError, Pipeline, SearchPolicy
 from worker.queue import ClaimedJob, JobKind, JobOutcome, JobQueue, LeaseLost, is_transient_db_error
 from worker.ratelimit import HostRateLimiter
 from worker.settings import SearchProvider, Settings, StorageBackend
+from worker.stages.browser import BrowserImageFinder, BrowserSearchConfig
 from worker.stages.image_search import BraveImageSearch, ImageSearch, parse_domains
 from worker.stages.openai_judge import OpenAIJudge, ProductFacts
 from worker.stages.openfoodfacts import OffUnavailable, OpenFoodFactsClient
@@ -401,9 +403,14 @@ def log_stage_plan(settings: Settings) -> None:
 
 @contextlib.asynccontextmanager
 async def open_worker(
-    settings: Settings, worker_id: str | None = None, batch_id: UUID | None = None
+    settings: Settings,
+    worker_id: str | None = None,
+    batch_id: UUID | None = None,
+    kinds: list[JobKind] | None = None,
 ) -> AsyncIterator[Runner]:
-    """Opens every resource a worker needs, in order, and closes them in reverse."""
+    """Opens every resource a worker needs, in order, and closes them in reverse. With
+    WORKER_BROWSER (or `kinds` naming it) the worker also takes the operator's `browser` jobs."""
+    kinds = kinds or ([*RUNNABLE_KINDS, "browser"] if settings.worker_browser else RUNNABLE_KINDS)
     worker_id = worker_id or new_worker_id()
     server_settings = {"application_name": f"imagefill worker {worker_id}"[:63]}
     pool = await asyncpg.create_pool(
@@ -454,6 +461,11 @@ async def open_worker(
             queue = JobQueue(
                 pool, worker_id, settings.worker_lease_seconds, settings.worker_retry_backoff_seconds
             )
+            browser = None
+            if "browser" in kinds:
+                browser = await stack.enter_async_context(
+                    BrowserImageFinder(browser_config(settings), policy)
+                )
             pipeline = Pipeline(
                 off=off,
                 image_session=images,
@@ -472,6 +484,9 @@ async def open_worker(
                     min_side=settings.image_search_min_side,
                     blocked_domains=parse_domains(settings.image_search_blocked_domains),
                 ),
+                browser=browser,
+                browser_max_candidates=settings.browser_max_candidates,
+                browser_min_side=settings.browser_min_image_side,
             )
             yield Runner(
                 queue,
@@ -480,9 +495,19 @@ async def open_worker(
                 poll_seconds=settings.worker_poll_seconds,
                 grace_seconds=settings.worker_shutdown_grace_seconds,
                 batch_id=batch_id,
+                kinds=kinds,
             )
     finally:
         await pool.close()
+
+
+def browser_config(settings: Settings) -> BrowserSearchConfig:
+    return BrowserSearchConfig(
+        executable=settings.browser_executable or system_file("chromium"),
+        url_templates=settings.browser_search_templates,
+        min_side=settings.browser_min_image_side,
+        page_timeout_seconds=settings.browser_page_timeout_seconds,
+    )
 
 
 async def queue_is_drained(runner: Runner) -> bool:

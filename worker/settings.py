@@ -98,6 +98,16 @@ class Settings(BaseSettings):
     local_storage_public_url: str | None = None
 
     rate_limit_dir: Path = Path("/tmp/imagefill-ratelimit")
+
+    # Stage 4, the manual browser search (`imagefill browse ID`, or a worker with WORKER_BROWSER=true
+    # that takes the panel's "Buscar no navegador" jobs). Templates: comma-separated, `{query}` is
+    # replaced by the URL-encoded query (brand + name, then the EAN).
+    worker_browser: bool = False
+    browser_executable: Path | None = None  # default: Debian's chromium (worker/offline/system-deps.tsv)
+    browser_search_urls: str = "https://www.bing.com/images/search?q={query}"
+    browser_min_image_side: int = Field(default=200, ge=16, le=4000)
+    browser_max_candidates: int = Field(default=8, ge=1, le=50)
+    browser_page_timeout_seconds: float = Field(default=20.0, gt=0)
     log_json: bool | None = None
 
     @field_validator("database_url")
@@ -117,6 +127,18 @@ class Settings(BaseSettings):
         if urlparse(value).scheme not in ("http", "https") or not urlparse(value).netloc:
             raise ValueError("deve ser uma URL http(s) completa")
         return value.rstrip("/")
+
+    @field_validator("browser_search_urls")
+    @classmethod
+    def _search_templates(cls, value: str) -> str:
+        for template in (part.strip() for part in value.split(",") if part.strip()):
+            if "{query}" not in template or urlparse(template).scheme not in ("http", "https"):
+                raise ValueError("cada modelo deve ser uma URL http(s) com {query}")
+        return value
+
+    @property
+    def browser_search_templates(self) -> tuple[str, ...]:
+        return tuple(part.strip() for part in self.browser_search_urls.split(",") if part.strip())
 
     @model_validator(mode="after")
     def _storage_needs_credentials(self) -> Settings:

@@ -25,6 +25,7 @@ from tests.harness import MigratedDatabase, Templates
 from worker.offline.panel import NextServer, build_web, serve
 from worker.offline.postgrest import PostgrestStandIn, StandInUser
 from worker.offline.services import OfflineServices
+from worker.offline.shop_site import ShopSite
 from worker.offline.system_deps import system_file
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,6 +85,8 @@ class PanelStack:
     supabase_url: str
     next_server: NextServer
     workdir: Path
+    shop: ShopSite
+    shop_url: str
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     @property
@@ -110,6 +113,9 @@ class PanelStack:
             "WORKER_CONCURRENCY": "4",
             "WORKER_RETRY_BACKOFF_SECONDS": "0",
             "LOG_JSON": "true",
+            # Takes the panel's "Buscar no navegador" jobs too, searching the local shop site.
+            "WORKER_BROWSER": "true",
+            "BROWSER_SEARCH_URLS": f"{self.shop_url}/busca?q={{query}}",
             **overrides,
         }
         with (self.workdir / f"worker-{len(self.workers)}.log").open("wb") as log:
@@ -153,13 +159,16 @@ async def stack(
             db.cluster.dsn(db.name, user="authenticator"), users=[OPERATOR, NOT_OPERATOR]
         )
         runner, supabase_url = await serve(stand_in.app)
+        shop = ShopSite()
+        shop_runner, shop_url = await serve(shop.app)
         next_server = NextServer.start(supabase_url, stand_in.anon_key, workdir / "next.log")
-        panel = PanelStack(db, services, stand_in, supabase_url, next_server, workdir)
+        panel = PanelStack(db, services, stand_in, supabase_url, next_server, workdir, shop, shop_url)
         try:
             yield panel
         finally:
             panel.stop_workers()
             next_server.stop()
+            await shop_runner.cleanup()
             await runner.cleanup()
 
 

@@ -51,6 +51,8 @@ ROUTES = [
     ("GET", "/api/images/review", None),
     ("POST", "/api/images/approve", {"product_id": str(uuid.uuid4()), "url": "https://example.com/a.jpg"}),
     ("POST", "/api/images/reject", {"product_id": str(uuid.uuid4()), "reason": "não é o produto"}),
+    ("POST", "/api/images/browser-search", {"product_id": str(uuid.uuid4())}),
+    ("GET", "/api/images/progress", None),
 ]
 
 

@@ -193,6 +193,28 @@ async def test_a_bad_pasted_url_shows_the_database_message_and_keeps_the_item(
     await expect(page.locator(f'li.item[data-product-id="{product_id}"]')).to_have_count(1)
 
 
+async def test_search_in_the_browser_brings_candidates_to_review(
+    stack: PanelStack, seeded: list[str], page: Page, db_conn: asyncpg.Connection
+) -> None:
+    await page.goto(f"{stack.url}/monitoramento")
+    item = page.locator("li.item", has_text="Feijão carioca 1kg")
+    await expect(item).to_contain_text("Nenhuma candidata")  # Open Food Facts does not know it
+    product_id = await item.get_attribute("data-product-id")
+    await item.locator("h3").click()
+    await page.keyboard.press("b")
+    await expect(page.get_by_role("status")).to_contain_text(
+        "Busca no navegador pedida para Feijão carioca 1kg"
+    )
+
+    # The worker runs the search; the list refreshes by itself and shows what the browser found.
+    await expect(item.locator("img")).to_have_count(6, timeout=60_000)
+    await expect(item.locator(".fonte").first).to_have_text("Navegador")
+    await expect(item).to_contain_text("encontrada no navegador em 127.0.0.1")
+    assert stack.shop.queries == ["Camil Feijão carioca 1kg", UNKNOWN_CODE]
+    row = await product(db_conn, product_id or "")
+    assert row["status"] == "needs_review" and row["image_url"] is None  # a person still decides
+
+
 async def _when(conn: asyncpg.Connection, product_id: str, status: str) -> asyncpg.Record | None:
     row = await product(conn, product_id)
     return row if row["status"] == status else None
