@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 
-.PHONY: setup setup-demo system-deps-demo system-deps-test demo test lint bench clean constraints
+.PHONY: setup setup-demo system-deps-demo system-deps-test demo demo-panel test lint bench bench-review clean constraints
 
 # What `make demo` needs: the runtime package and PostgreSQL.
 setup-demo: system-deps-demo $(VENV)/.installed-runtime
@@ -39,8 +39,18 @@ web/node_modules/.installed: web/package.json web/package-lock.json
 	cd web && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
+# `make demo` runs the worker demo (it always ends). Then, only in an interactive terminal (not in CI),
+# it keeps the review panel up for a signed-in demo operator until Ctrl+C. PANEL=0 skips the panel,
+# PANEL=1 forces it. The panel needs npm (web/: npm ci) and builds once with `next build`.
+PANEL ?= auto
 demo: setup-demo
 	$(BIN)/imagefill demo
+	@if [ "$(PANEL)" = 1 ] || { [ "$(PANEL)" = auto ] && [ -t 0 ] && [ -t 1 ] && [ -z "$$CI" ]; }; then \
+	  $(MAKE) --no-print-directory demo-panel; \
+	else echo "Painel /monitoramento: rode \`make demo-panel\` (ou \`make demo PANEL=1\`) para abri-lo no navegador."; fi
+
+demo-panel: setup-demo web/node_modules/.installed
+	$(BIN)/imagefill demo --panel
 
 lint: setup
 	$(BIN)/ruff check worker tests bench
@@ -71,3 +81,7 @@ constraints:
 	{ sed -n '/^#/p' constraints.txt; .local/constraints-venv/bin/pip freeze --exclude imagefill; } > constraints.txt.new
 	mv constraints.txt.new constraints.txt
 	rm -rf .local/constraints-venv
+
+# The review panel's speed (Chromium clears 50 items with the keyboard); standalone, not in bench/RESULTS.md.
+bench-review: setup web/node_modules/.installed
+	$(PY) -m bench.bench_review_speed --items 50

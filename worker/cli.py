@@ -720,8 +720,20 @@ def browse(
 
 
 @app.command()
-def demo() -> None:
+def demo(
+    panel: Annotated[
+        bool,
+        typer.Option(
+            "--panel",
+            help="Abre o painel /monitoramento (Next.js) com um operador de demonstração, até Ctrl+C",
+        ),
+    ] = False,
+) -> None:
     """Roda o Imagefill inteiro offline: Postgres local, armazenamento local, serviços simulados."""
+    if panel:
+        from worker.demo_panel import run_panel_demo
+
+        raise typer.Exit(run_async(run_panel_demo(console)))
     from worker.demo import run_demo
 
     raise typer.Exit(run_async(run_demo(console)))

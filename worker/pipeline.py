@@ -472,10 +472,12 @@ class Pipeline:
     async def first_usable_image(
         self, job: ClaimedJob, candidates: list[OffImageCandidate], outcome: JobOutcome
     ) -> FetchedImage | None:
-        """Full-size first, the 400px copy if that fails; never a URL a person rejected.
+        """Full-size first, the 400px copy if that fails; never a picture a person rejected, at
+        that URL or any other (the same picture by perceptual hash).
         A fault that may pass (timeout, 5xx, 429) is not a verdict on the picture: when no URL
         worked and one of them failed that way, the job is retried later instead of reviewed."""
         rejected = set(job.rejected_urls)
+        rejected_pictures: list[str] | None = None
         unavailable: ImageUnavailable | None = None
         for candidate in candidates:
             for url in (candidate.url, candidate.fallback_url):
@@ -505,6 +507,11 @@ class Pipeline:
                             usable=False,
                         )
                     )
+                    continue
+                if rejected_pictures is None:
+                    rejected_pictures = await self.rejected_pictures(job)
+                if is_rejected_picture(image, rejected_pictures):
+                    outcome.events.append(StageEvent("download", "skipped_rejected_picture", {"url": url}))
                     continue
                 outcome.events.append(
                     StageEvent(
@@ -576,6 +583,10 @@ class Pipeline:
         outcome.events.append(StageEvent("download", "ok", {"url": url, "sha256": image.content_hash}))
         return await self.approve(job, outcome, FetchedImage(url, image), source, HUMAN_CONFIDENCE)
 
+    async def rejected_pictures(self, job: ClaimedJob) -> list[str]:
+        """Perceptual hashes of the pictures a person rejected for this product."""
+        return await self.ledger.rejected_picture_hashes(job.product_id) if self.ledger else []
+
     async def browser_search(self, job: ClaimedJob) -> JobOutcome:
         """Stage 4, asked by a person: pictures from search pages in a headless browser, each one
         downloaded through the SSRF-safe downloader, for the person to judge. Never an approval."""
@@ -590,7 +601,8 @@ class Pipeline:
             search_queries(job.product_name, job.product_brand, job.product_gtin)
         )
         rejected = set(job.rejected_urls)
-        seen: set[str] = set()
+        rejected_pictures = await self.rejected_pictures(job)
+        seen: list[str] = []
         skipped: dict[str, int] = {}
         for image in found:
             if len(outcome.candidates) >= self.browser_max_candidates:
@@ -604,21 +616,21 @@ class Pipeline:
                 reason = reason or "rejeitada antes por uma pessoa"
             elif min(fetched.width, fetched.height) < self.browser_min_side:
                 reason = "pequena demais"
-            elif fetched.content_hash in seen:
+            elif is_rejected_picture(fetched, rejected_pictures):
+                reason = "rejeitada antes por uma pessoa (outra URL)"
+            elif is_rejected_picture(fetched, seen):
                 reason = "a mesma imagem em outra URL"
             if reason is not None:
                 skipped[reason] = skipped.get(reason, 0) + 1
                 continue
             assert fetched is not None
-            seen.add(fetched.content_hash)
-            outcome.candidates.append(
-                Candidate(
-                    url=image.url,
-                    source="browser",
-                    reason=f"encontrada no navegador em {urlsplit(image.page_url).netloc}",
-                    query=image.query,
-                )
-            )
+            candidate = self.candidate_for(FetchedImage(image.url, fetched), "browser")
+            assert candidate.dhash is not None
+            seen.append(candidate.dhash)
+            candidate.reason = f"encontrada no navegador em {urlsplit(image.page_url).netloc}"
+            candidate.query, candidate.page_url = image.query, image.page_url
+            candidate.page_host = urlsplit(image.page_url).hostname
+            outcome.candidates.append(candidate)
         ms = elapsed_ms(started)
         outcome.result = {"candidates": [{"url": c.url, "query": c.query} for c in outcome.candidates]}
         outcome.events.append(
@@ -637,6 +649,14 @@ class Pipeline:
         outcome.events.append(StageEvent("review", "needs_review", {"candidates": len(outcome.candidates)}))
         _log(job, "browser", outcome.events[-2].outcome, ms)
         return outcome
+
+
+def is_rejected_picture(image: NormalizedImage, hashes: list[str]) -> bool:
+    """The same picture (resized, recompressed, at another URL) as one of `hashes`."""
+    if not hashes:
+        return False
+    picture = dhash(image.main_jpeg)
+    return any(hash_distance(picture, known) <= DUPLICATE_DISTANCE for known in hashes)
 
 
 def _log(job: ClaimedJob, stage: str, outcome: str, ms: int) -> None:

@@ -7,6 +7,7 @@ decisions after it work through.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from io import BytesIO
 
@@ -159,6 +160,25 @@ async def test_rejected_pictures_are_never_proposed_again(
         )
     )
     assert rejected == len(urls)
+
+    # Open Food Facts now serves the same picture under new URLs (another image revision), and
+    # the automatic search runs again for the product: the picture must not come back.
+    ean = await db_conn.fetchval("select ean from public.products where id = $1::uuid", product_id)
+    assert stack.services.off is not None
+    off_product = stack.services.off.products[ean]
+    moved = re.sub(r"(front_[a-z]+)\.(\d+)\.", r"\1.9\2.", json.dumps(off_product))
+    stack.services.off.products[ean] = json.loads(moved)
+    job_id = await db_conn.fetchval("select public.enqueue_product_image($1::uuid) ->> 'job_id'", product_id)
+    await wait_until(
+        lambda: db_conn.fetchval("select status = 'done' from public.image_jobs where id = $1::uuid", job_id),
+        within=60,
+    )
+    skipped = await db_conn.fetch(
+        "select detail ->> 'url' as url from public.image_job_events"
+        " where job_id = $1::uuid and outcome = 'skipped_rejected_picture'",
+        job_id,
+    )
+    assert skipped and all(row["url"] not in urls for row in skipped)  # new URLs, same picture
 
     await page.reload()
     item = page.locator(f'li.item[data-product-id="{product_id}"]')

@@ -1,0 +1,170 @@
+"""How long the review panel makes an operator wait: Chromium clears N review items with the
+keyboard only (`A` approves the best candidate) and we time, per item, from the key press until
+the next item is selected with all its candidate pictures loaded.
+
+Baseline in the same run: the server round trip of each approval (`POST /api/images/approve`), i.e.
+what the operator would wait per item if the panel waited for the server before moving on. The
+goal is a wait well under 200 ms and a ratio below 1 (the optimistic panel never waits for it).
+
+    .venv/bin/python -m bench.bench_review_speed --items 50
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import asyncpg
+from playwright.async_api import Request, async_playwright
+
+from worker.migrate import apply_migrations
+from worker.offline.panel import NextServer, build_web, serve
+from worker.offline.postgres import LocalPostgres
+from worker.offline.postgrest import PostgrestStandIn, StandInUser
+from worker.offline.services import OfflineServices
+from worker.offline.system_deps import system_file
+from worker.stages.browser import CHROMIUM_FLAGS
+
+OPERATOR = StandInUser("00000000-0000-4000-8000-0000000be7c4", "bench@example.com", "bench")
+
+NEXT_READY_JS = """
+(previous) => {
+  const item = document.querySelector('li.item[aria-current="true"]');
+  if (!item || item.dataset.productId === previous) return false;
+  return [...item.querySelectorAll('img')].every((img) => img.complete && img.naturalWidth > 0);
+}
+"""
+
+
+def ean13(seed: int) -> str:
+    body = f"789{seed:09d}"
+    total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(body))
+    return body + str((10 - total % 10) % 10)
+
+
+async def prepare(pg: LocalPostgres, image_base_url: str, items: int) -> None:
+    """`items` products in needs_review, each with two candidate pictures of its own (unique URLs,
+    so the browser's cache cannot flatter the panel). Seeded directly: this measures the panel."""
+    await apply_migrations(pg.dsn(user="postgres"))
+    conn = await asyncpg.connect(pg.dsn())
+    try:
+        codes = [ean13(90_000 + n) for n in range(items)]
+        await conn.executemany(
+            """
+            insert into public.products (name, brand, ean, image_status, image_candidate_urls)
+            values ($1, 'Marca', $2, 'needs_review', jsonb_build_array(
+              jsonb_build_object('url', $3::text, 'source', 'openfoodfacts', 'confidence', 0.7,
+                                 'reason', 'embalagem parecida'),
+              jsonb_build_object('url', $4::text, 'source', 'search_api', 'confidence', 0.5,
+                                 'reason', 'outra vista')))
+            """,
+            [
+                (
+                    f"Produto de teste {n + 1}",
+                    code,
+                    f"{image_base_url}/marked/{code}/9/packshot/600x800/frente.jpg",
+                    f"{image_base_url}/marked/{code}/7/packshot/480x640/lado.jpg",
+                )
+                for n, code in enumerate(codes)
+            ],
+        )
+    finally:
+        await conn.close()
+
+
+async def measure(items: int) -> None:
+    started = time.monotonic()
+    build_seconds = await asyncio.to_thread(build_web)
+    workdir = Path(tempfile.mkdtemp(prefix="bench-review-"))
+    with LocalPostgres() as pg:
+        pg.install_platform_standin()
+        async with OfflineServices() as services:
+            await prepare(pg, services.image_base_url, items)
+            stand_in = PostgrestStandIn(pg.dsn(user="authenticator"), users=[OPERATOR])
+            runner, api_url = await serve(stand_in.app)
+            server = await asyncio.to_thread(
+                NextServer.start, api_url, stand_in.anon_key, workdir / "next.log"
+            )
+            try:
+                waits, round_trips = await clear_queue(server.url, stand_in, items)
+            finally:
+                server.stop()
+                await runner.cleanup()
+    report(items, waits, round_trips, build_seconds, time.monotonic() - started)
+
+
+async def clear_queue(url: str, stand_in: PostgrestStandIn, items: int) -> tuple[list[float], list[float]]:
+    import base64
+    import json
+
+    session = stand_in.session_for(OPERATOR.id, OPERATOR.email)
+    cookie = "base64-" + base64.urlsafe_b64encode(json.dumps(session).encode()).decode().rstrip("=")
+    round_trips: list[float] = []
+
+    def on_finished(request: Request) -> None:
+        if request.url.endswith("/api/images/approve"):
+            timing = request.timing
+            round_trips.append((timing["responseEnd"] - timing["requestStart"]) / 1000)
+
+    waits: list[float] = []
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(system_file("chromium")), args=list(CHROMIUM_FLAGS)
+        )
+        context = await browser.new_context(viewport={"width": 1366, "height": 900})
+        await context.add_cookies([{"name": "sb-127-auth-token", "value": cookie, "url": url}])
+        page = await context.new_page()
+        page.on("requestfinished", on_finished)
+        await page.goto(f"{url}/monitoramento")
+        await page.wait_for_selector('li.item[aria-current="true"] img')
+        for _ in range(items - 1):  # the last decision has no next item to wait for
+            current = await page.get_attribute('li.item[aria-current="true"]', "data-product-id")
+            t0 = time.perf_counter()
+            await page.keyboard.press("a")
+            await page.wait_for_function(NEXT_READY_JS, arg=current, polling="raf", timeout=30_000)
+            waits.append(time.perf_counter() - t0)
+        await page.keyboard.press("a")
+        await page.wait_for_selector("text=Nada para revisar agora", timeout=60_000)
+        await page.wait_for_timeout(500)  # let the last approvals' responses arrive
+        await browser.close()
+    return waits, round_trips
+
+
+def report(items: int, waits: list[float], round_trips: list[float], build: float, total: float) -> None:
+    waits_ms = sorted(w * 1000 for w in waits)
+    trips_ms = sorted(t * 1000 for t in round_trips)
+
+    def pct(values: list[float], q: float) -> float:
+        return values[min(len(values) - 1, int(q * len(values)))]
+
+    print(f"review speed: {items} items cleared with the keyboard (A) in Chromium")
+    print(
+        "  UI wait per item (key press → next item ready, pictures loaded):"
+        f" mean {statistics.mean(waits_ms):.0f} ms,"
+        f" p50 {pct(waits_ms, 0.5):.0f} ms, p95 {pct(waits_ms, 0.95):.0f} ms, max {waits_ms[-1]:.0f} ms"
+    )
+    print(
+        "  baseline, approve round trip (POST /api/images/approve):"
+        f" mean {statistics.mean(trips_ms):.0f} ms,"
+        f" p50 {pct(trips_ms, 0.5):.0f} ms ({len(trips_ms)} requests)"
+    )
+    print(
+        f"  ratio UI wait / round trip (p50): {pct(waits_ms, 0.5) / pct(trips_ms, 0.5):.2f}"
+        f"  — seconds per item waiting on the UI: {statistics.mean(waits_ms) / 1000:.3f}"
+    )
+    print(f"  (next build {build:.0f}s, whole run {total:.0f}s)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--items", type=int, default=50)
+    args = parser.parse_args()
+    asyncio.run(measure(args.items))
+
+
+if __name__ == "__main__":
+    main()
