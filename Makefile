@@ -61,7 +61,7 @@ test: lint
 	$(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) node_modules web/node_modules web/.next .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules web/node_modules web/.next web/.next-test .pytest_cache .mypy_cache .ruff_cache
 
 # Benchmarks (never part of `make test`): the bench extra brings the peers we compare with.
 $(VENV)/.installed-bench: pyproject.toml | $(VENV)/bin/python

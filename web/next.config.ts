@@ -5,6 +5,8 @@ import type { NextConfig } from "next";
 // Stored pictures (Supabase Storage) and Open Food Facts pictures may use next/image: see README.
 const nextConfig: NextConfig = {
   poweredByHeader: false,
+  // Separate build folders for the tests and the demo (set at build and at start); default .next.
+  distDir: process.env.IMAGEFILL_NEXT_DIST_DIR || ".next",
   // web/ has its own lockfile beside the repository's: build from this folder only.
   turbopack: { root: path.resolve(__dirname) },
   outputFileTracingRoot: path.resolve(__dirname),

@@ -51,10 +51,13 @@ BUILD_SECRETS = {
 }
 
 
+TEST_DIST = ".next-test"  # the demo and the benchmark build into web/.next
+
+
 @pytest.fixture(scope="session")
 def web_build() -> float:
     """Built once per session (and reused while web/ is unchanged); returns the build's seconds."""
-    return build_web(BUILD_SECRETS)
+    return build_web(BUILD_SECRETS, dist=TEST_DIST)
 
 
 @pytest.fixture(scope="session")
@@ -161,7 +164,7 @@ async def stack(
         runner, supabase_url = await serve(stand_in.app)
         shop = ShopSite()
         shop_runner, shop_url = await serve(shop.app)
-        next_server = NextServer.start(supabase_url, stand_in.anon_key, workdir / "next.log")
+        next_server = NextServer.start(supabase_url, stand_in.anon_key, workdir / "next.log", dist=TEST_DIST)
         panel = PanelStack(db, services, stand_in, supabase_url, next_server, workdir, shop, shop_url)
         try:
             yield panel

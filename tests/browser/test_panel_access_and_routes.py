@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 from playwright.async_api import Browser, expect
 
-from tests.browser.conftest import BUILD_SECRETS, NOT_OPERATOR, OPERATOR, PanelStack
+from tests.browser.conftest import BUILD_SECRETS, NOT_OPERATOR, OPERATOR, TEST_DIST, PanelStack
 from tests.harness import ean13
 from worker.offline.panel import WEB_DIR
 from worker.offline.postgrest import StandInUser
@@ -169,7 +169,7 @@ async def test_an_operator_signs_in_with_the_login_form(stack: PanelStack, brows
 
 def test_no_secret_and_no_private_env_var_reaches_the_client_bundle(web_build: float) -> None:
     """The build ran with secrets in its environment: none may be in what the browser downloads."""
-    static = WEB_DIR / ".next" / "static"
+    static = WEB_DIR / TEST_DIST / "static"
     files = [
         p for p in static.rglob("*") if p.is_file() and p.suffix in {".js", ".css", ".json", ".html", ".map"}
     ]

@@ -178,7 +178,11 @@ async def test_rejected_pictures_are_never_proposed_again(
         " where job_id = $1::uuid and outcome = 'skipped_rejected_picture'",
         job_id,
     )
-    assert skipped and all(row["url"] not in urls for row in skipped)  # new URLs, same picture
+    events = await db_conn.fetch(
+        "select outcome, detail ->> 'url' as url from public.image_job_events where job_id = $1::uuid", job_id
+    )
+    assert skipped, (ean, [tuple(e) for e in events])
+    assert all(row["url"] not in urls for row in skipped)  # new URLs, same picture
 
     await page.reload()
     item = page.locator(f'li.item[data-product-id="{product_id}"]')

@@ -75,6 +75,14 @@ def synthesize_product_image(
     return out.getvalue()
 
 
+def _scaled(data: bytes, size: tuple[int, int], fmt: str) -> bytes:
+    with Image.open(BytesIO(data)) as image:
+        small = image.convert("RGB").resize(size, Image.Resampling.LANCZOS)
+    out = BytesIO()
+    small.save(out, format=fmt, quality=90) if fmt == "JPEG" else small.save(out, format=fmt)
+    return out.getvalue()
+
+
 def decompression_bomb_png() -> bytes:
     """A tiny PNG that claims 30,000 x 30,000 pixels (900 megapixels once decoded)."""
     image = Image.new("1", (30_000, 30_000), 0)
@@ -141,9 +149,11 @@ class ImageHost:
         size = (600, 840) if match.group("size") == "full" else (286, 400)
         fmt = {"jpg": "JPEG", "png": "PNG", "webp": "WEBP"}[match.group("ext")]
         mark = self.marks.get(code, Mark(code)) if code else None
-        # One picture per product at every size (OFF's 400px copy is the full one scaled down), so
-        # a perceptual hash sees them as the same picture, as it would on OFF.
-        body = synthesize_product_image(code, size, fmt, mark)
+        # One picture per product: OFF's 400px copy is the full one scaled down, so a perceptual
+        # hash sees them as the same picture, as it would on OFF.
+        body = synthesize_product_image(code, (600, 840), fmt, mark)
+        if size != (600, 840):
+            body = _scaled(body, size, fmt)
         return web.Response(body=body, content_type=f"image/{'jpeg' if fmt == 'JPEG' else fmt.lower()}")
 
     async def _static(self, request: web.Request) -> web.StreamResponse:

@@ -21,7 +21,7 @@ from worker.offline.postgres import free_port
 
 WEB_DIR = Path(__file__).resolve().parents[2] / "web"
 NEXT_BIN = WEB_DIR / "node_modules" / ".bin" / "next"
-BUILD_STAMP = WEB_DIR / ".imagefill-build"
+DEFAULT_DIST = ".next"
 _SOURCES = ("app", "components", "lib", "next.config.ts", "package-lock.json", "tsconfig.json")
 
 
@@ -48,18 +48,16 @@ def _source_hash(build_env: dict[str, str]) -> str:
     return digest.hexdigest()
 
 
-def build_web(build_env: dict[str, str] | None = None) -> float:
-    """`next build` unless the same sources were already built with the same environment.
-    Returns the seconds spent building (0 when the build was reused)."""
+def build_web(build_env: dict[str, str] | None = None, dist: str = DEFAULT_DIST) -> float:
+    """`next build` into web/<dist> unless the same sources were already built there with the same
+    environment. Returns the seconds spent building (0 when the build was reused). The tests, the
+    demo and the benchmark build into their own folders, so none rebuilds under another's feet."""
     if not NEXT_BIN.exists():
         raise WebAppError("Dependências do painel ausentes: rode `make setup` (npm ci em web/).")
-    extra = build_env or {}
+    extra = (build_env or {}) | {"IMAGEFILL_NEXT_DIST_DIR": dist}
     stamp = _source_hash(extra)
-    if (
-        (WEB_DIR / ".next" / "BUILD_ID").exists()
-        and BUILD_STAMP.exists()
-        and BUILD_STAMP.read_text() == stamp
-    ):
+    stamp_file = WEB_DIR / dist / "imagefill-build-stamp"
+    if (WEB_DIR / dist / "BUILD_ID").exists() and stamp_file.exists() and stamp_file.read_text() == stamp:
         return 0.0
     started = time.monotonic()
     result = subprocess.run(
@@ -73,7 +71,7 @@ def build_web(build_env: dict[str, str] | None = None) -> float:
     )
     if result.returncode != 0:
         raise WebAppError(f"next build falhou:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
-    BUILD_STAMP.write_text(stamp)
+    stamp_file.write_text(stamp)
     return time.monotonic() - started
 
 
@@ -88,11 +86,19 @@ class NextServer:
         return f"http://127.0.0.1:{self.port}"
 
     @classmethod
-    def start(cls, supabase_url: str, anon_key: str, log_path: Path, port: int | None = None) -> NextServer:
+    def start(
+        cls,
+        supabase_url: str,
+        anon_key: str,
+        log_path: Path,
+        port: int | None = None,
+        dist: str = DEFAULT_DIST,
+    ) -> NextServer:
         port = port or free_port()
         env = _base_env() | {
             "NEXT_PUBLIC_SUPABASE_URL": supabase_url,
             "NEXT_PUBLIC_SUPABASE_ANON_KEY": anon_key,
+            "IMAGEFILL_NEXT_DIST_DIR": dist,
         }
         with log_path.open("wb") as log:
             proc = subprocess.Popen(
