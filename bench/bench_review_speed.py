@@ -129,7 +129,10 @@ async def clear_queue(url: str, stand_in: PostgrestStandIn, items: int) -> tuple
             waits.append(time.perf_counter() - t0)
         await page.keyboard.press("a")
         await page.wait_for_selector("text=Nada para revisar agora", timeout=60_000)
-        await page.wait_for_timeout(500)  # let the last approvals' responses arrive
+        for _ in range(300):  # let every approval's response arrive (at most 30 s)
+            if len(round_trips) >= items:
+                break
+            await page.wait_for_timeout(100)
         await browser.close()
     return waits, round_trips
 

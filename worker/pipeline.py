@@ -618,7 +618,7 @@ class Pipeline:
                 reason = "pequena demais"
             elif is_rejected_picture(fetched, rejected_pictures):
                 reason = "rejeitada antes por uma pessoa (outra URL)"
-            elif is_rejected_picture(fetched, seen):
+            elif is_rejected_picture(fetched, seen, DUPLICATE_DISTANCE):
                 reason = "a mesma imagem em outra URL"
             if reason is not None:
                 skipped[reason] = skipped.get(reason, 0) + 1
@@ -651,12 +651,20 @@ class Pipeline:
         return outcome
 
 
-def is_rejected_picture(image: NormalizedImage, hashes: list[str]) -> bool:
+# A person said no to this picture: its 400px copy or a recompressed re-upload elsewhere must not
+# come back. Wider than DUPLICATE_DISTANCE (which decides what to judge and pay for once): a scaled
+# copy measured 22 bits away; different packages measure 50+ (of 256).
+REJECTED_PICTURE_DISTANCE = 32
+
+
+def is_rejected_picture(
+    image: NormalizedImage, hashes: list[str], distance: int = REJECTED_PICTURE_DISTANCE
+) -> bool:
     """The same picture (resized, recompressed, at another URL) as one of `hashes`."""
     if not hashes:
         return False
     picture = dhash(image.main_jpeg)
-    return any(hash_distance(picture, known) <= DUPLICATE_DISTANCE for known in hashes)
+    return any(hash_distance(picture, known) <= distance for known in hashes)
 
 
 def _log(job: ClaimedJob, stage: str, outcome: str, ms: int) -> None:

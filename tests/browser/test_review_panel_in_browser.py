@@ -115,8 +115,9 @@ async def test_approve_with_the_keyboard_stores_the_picture(
     stack: PanelStack, seeded: list[str], page: Page, db_conn: asyncpg.Connection
 ) -> None:
     await page.goto(f"{stack.url}/monitoramento")
+    await page.locator("li.item", has_text="Chocolate ao leite Papai Noel 125g").locator("h3").click()
     selected = page.locator("li.item[aria-current=true]")
-    await expect(selected).to_have_count(1)
+    await expect(selected).to_contain_text("Chocolate ao leite Papai Noel 125g")
     product_id = await selected.get_attribute("data-product-id")
     assert product_id is not None
     best_url = await selected.locator("img").first.get_attribute("src")
@@ -146,7 +147,9 @@ async def test_rejected_pictures_are_never_proposed_again(
     stack: PanelStack, seeded: list[str], page: Page, db_conn: asyncpg.Connection
 ) -> None:
     await page.goto(f"{stack.url}/monitoramento")
+    await page.locator("li.item", has_text="Biscoito amanteigado 200g").locator("h3").click()
     selected = page.locator("li.item[aria-current=true]")
+    await expect(selected).to_contain_text("Biscoito amanteigado 200g")
     product_id = await selected.get_attribute("data-product-id")
     assert product_id is not None
     urls = await selected.locator("img").evaluate_all("(imgs) => imgs.map((img) => img.src)")
@@ -179,7 +182,7 @@ async def test_rejected_pictures_are_never_proposed_again(
         job_id,
     )
     events = await db_conn.fetch(
-        "select outcome, detail ->> 'url' as url from public.image_job_events where job_id = $1::uuid", job_id
+        "select outcome, detail::text from public.image_job_events where job_id = $1::uuid", job_id
     )
     assert skipped, (ean, [tuple(e) for e in events])
     assert all(row["url"] not in urls for row in skipped)  # new URLs, same picture
