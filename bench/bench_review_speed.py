@@ -120,7 +120,7 @@ async def clear_queue(url: str, stand_in: PostgrestStandIn, items: int) -> tuple
         page = await context.new_page()
         page.on("requestfinished", on_finished)
         await page.goto(f"{url}/monitoramento")
-        await page.wait_for_selector('li.item[aria-current="true"] img')
+        await page.wait_for_selector('.painel[data-ready="true"] li.item[aria-current="true"] img')
         for _ in range(items - 1):  # the last decision has no next item to wait for
             current = await page.get_attribute('li.item[aria-current="true"]', "data-product-id")
             t0 = time.perf_counter()

@@ -64,8 +64,10 @@ async def page(stack: PanelStack, browser: Browser) -> AsyncIterator[Page]:
         await context.close()
 
 
-async def counter(page: Page, key: str) -> str:
-    return (await page.locator(f"[data-counter={key}] dd").inner_text()).strip()
+async def open_panel(page: Page, url: str) -> None:
+    """Opens /monitoramento and waits until it listens to the keyboard (hydrated)."""
+    await page.goto(f"{url}/monitoramento")
+    await expect(page.locator(".painel[data-ready=true]")).to_have_count(1)
 
 
 async def product(conn: asyncpg.Connection, product_id: str) -> asyncpg.Record:
@@ -81,7 +83,7 @@ async def product(conn: asyncpg.Connection, product_id: str) -> asyncpg.Record:
 async def test_backfill_button_runs_a_batch_and_counters_reach_the_end(
     stack: PanelStack, seeded: list[str], page: Page, artifacts: object
 ) -> None:
-    await page.goto(f"{stack.url}/monitoramento")
+    await open_panel(page, stack.url)
     # Inserting the products queued those with a valid EAN; no worker is running yet.
     await expect(page.locator("[data-counter=queued] dd")).to_have_text("7")
     await expect(page.locator("[data-counter=invalid_ean] dd")).to_have_text("1")
@@ -114,7 +116,7 @@ async def test_backfill_button_runs_a_batch_and_counters_reach_the_end(
 async def test_approve_with_the_keyboard_stores_the_picture(
     stack: PanelStack, seeded: list[str], page: Page, db_conn: asyncpg.Connection
 ) -> None:
-    await page.goto(f"{stack.url}/monitoramento")
+    await open_panel(page, stack.url)
     await page.locator("li.item", has_text="Chocolate ao leite Papai Noel 125g").locator("h3").click()
     selected = page.locator("li.item[aria-current=true]")
     await expect(selected).to_contain_text("Chocolate ao leite Papai Noel 125g")
@@ -146,7 +148,7 @@ async def test_approve_with_the_keyboard_stores_the_picture(
 async def test_rejected_pictures_are_never_proposed_again(
     stack: PanelStack, seeded: list[str], page: Page, db_conn: asyncpg.Connection
 ) -> None:
-    await page.goto(f"{stack.url}/monitoramento")
+    await open_panel(page, stack.url)
     await page.locator("li.item", has_text="Biscoito amanteigado 200g").locator("h3").click()
     selected = page.locator("li.item[aria-current=true]")
     await expect(selected).to_contain_text("Biscoito amanteigado 200g")
@@ -188,6 +190,7 @@ async def test_rejected_pictures_are_never_proposed_again(
     assert all(row["url"] not in urls for row in skipped)  # new URLs, same picture
 
     await page.reload()
+    await expect(page.locator(".painel[data-ready=true]")).to_have_count(1)
     item = page.locator(f'li.item[data-product-id="{product_id}"]')
     await expect(item).to_contain_text("Nenhuma candidata")
     await expect(item.locator("img")).to_have_count(0)
@@ -196,7 +199,7 @@ async def test_rejected_pictures_are_never_proposed_again(
 async def test_a_pasted_url_becomes_a_manual_image(
     stack: PanelStack, seeded: list[str], page: Page, db_conn: asyncpg.Connection
 ) -> None:
-    await page.goto(f"{stack.url}/monitoramento")
+    await open_panel(page, stack.url)
     selected = page.locator("li.item[aria-current=true]")
     product_id = await selected.get_attribute("data-product-id")
     assert product_id is not None
@@ -210,7 +213,7 @@ async def test_a_pasted_url_becomes_a_manual_image(
 async def test_a_bad_pasted_url_shows_the_database_message_and_keeps_the_item(
     stack: PanelStack, seeded: list[str], page: Page
 ) -> None:
-    await page.goto(f"{stack.url}/monitoramento")
+    await open_panel(page, stack.url)
     selected = page.locator("li.item[aria-current=true]")
     product_id = await selected.get_attribute("data-product-id")
     await page.keyboard.press("u")
@@ -223,7 +226,7 @@ async def test_a_bad_pasted_url_shows_the_database_message_and_keeps_the_item(
 async def test_search_in_the_browser_brings_candidates_to_review(
     stack: PanelStack, seeded: list[str], page: Page, db_conn: asyncpg.Connection
 ) -> None:
-    await page.goto(f"{stack.url}/monitoramento")
+    await open_panel(page, stack.url)
     item = page.locator("li.item", has_text="Feijão carioca 1kg")
     await expect(item).to_contain_text("Nenhuma candidata")  # Open Food Facts does not know it
     product_id = await item.get_attribute("data-product-id")

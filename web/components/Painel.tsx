@@ -18,7 +18,7 @@ export function Painel({
 }) {
   const painel = usePainel(initialCounters, initialPage);
   return (
-    <div className="painel">
+    <div className="painel" data-ready={painel.ready ? "true" : undefined}>
       <header className="topo">
         <h1>Monitoramento de imagens</h1>
         <span className="usuario">{userEmail}</span>

@@ -221,7 +221,12 @@ export function usePainel(initialCounters: CatalogueCounters, initialPage: Revie
     return () => window.removeEventListener("keydown", onKey);
   }, [approveSelected, reject, move, browserSearch, selected]);
 
+  // Keys pressed before hydration would be lost: the panel says when it listens (tests wait for it).
+  const [ready, setReady] = useState(false);
+  useEffect(() => setReady(true), []);
+
   return {
+    ready,
     counters,
     batch,
     items,
