@@ -610,7 +610,8 @@ class Pipeline:
             reason = None
             try:
                 fetched = None if image.url in rejected else await self.fetch(image.url)
-            except ImageRejected as exc:
+            except (ImageRejected, ImageUnavailable) as exc:
+                # One picture a site cannot serve now is no reason to retry the whole search.
                 fetched, reason = None, f"download: {exc}"
             if fetched is None:
                 reason = reason or "rejeitada antes por uma pessoa"
