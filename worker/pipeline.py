@@ -584,8 +584,12 @@ class Pipeline:
         return await self.approve(job, outcome, FetchedImage(url, image), source, HUMAN_CONFIDENCE)
 
     async def rejected_pictures(self, job: ClaimedJob) -> list[str]:
-        """Perceptual hashes of the pictures a person rejected for this product."""
-        return await self.ledger.rejected_picture_hashes(job.product_id) if self.ledger else []
+        """Perceptual hashes of the pictures a person rejected for this product. Those hashes belong
+        to rejected URLs, which the claim already returned: without any, no round trip (a job must
+        not need the database between its claim and its completion)."""
+        if not job.rejected_urls or self.ledger is None:
+            return []
+        return await self.ledger.rejected_picture_hashes(job.product_id)
 
     async def browser_search(self, job: ClaimedJob) -> JobOutcome:
         """Stage 4, asked by a person: pictures from search pages in a headless browser, each one
