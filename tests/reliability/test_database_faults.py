@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 
 from tests.harness import MigratedDatabase, ean13, insert_products, wait_until
-from tests.reliability.conftest import HEAVY, SpawnWorker, log_events, non_json_lines
+from tests.reliability.conftest import HEAVY, SpawnWorker, log_events, non_json_lines, report
 from worker.offline.services import OfflineServices
 
 OUTAGE_SECONDS = 20.0 if HEAVY else 4.0
@@ -64,6 +64,14 @@ async def test_a_result_finished_during_an_outage_is_recorded_after_it(
         await conn.close()
     events = [e["event"] for e in log_events(worker)]
     assert "record_retry" in events and "job_done" in events
+    report(
+        "database_outage",
+        outage_seconds=OUTAGE_SECONDS,
+        jobs=1,
+        attempts=job["attempts"],
+        completion_retries=events.count("record_retry"),
+        off_requests=len(services.off.requests_for(code)),
+    )
     assert "fail_not_recorded" not in events and "complete_not_recorded" not in events
     assert not non_json_lines(worker), "JSON log mode stays JSON through the outage"
 
@@ -83,6 +91,7 @@ async def test_restarts_lose_nothing(
 
     for worker in workers:
         await wait_until(lambda w=worker: asyncio.sleep(0, "listener_connected" in w.log()), within=30)
+    started = time.monotonic()
     own_db.cluster.restart(mode)
     await asyncio.sleep(1.0)
     own_db.cluster.restart(mode)
@@ -110,6 +119,7 @@ async def test_restarts_lose_nothing(
             raise AssertionError(
                 f"not settled: {[dict(r) for r in rows][:5]}\n" + workers[0].log()[-6000:]
             ) from None
+        drain_seconds = time.monotonic() - started
         jobs = await conn.fetch("select status::text, attempts from public.image_jobs")
         assert {j["status"] for j in jobs} == {"done"}
         done_twice = await conn.fetchval(
@@ -117,6 +127,14 @@ async def test_restarts_lose_nothing(
             " group by job_id having count(*) > 1) x"
         )
         assert done_twice == 0
+        report(
+            f"database_restart_{mode}",
+            jobs=len(jobs),
+            restarts=2,
+            duplicates=done_twice,
+            drain_seconds=round(drain_seconds, 1),
+            max_attempts_used=max(j["attempts"] for j in jobs),
+        )
     finally:
         await conn.close()
     assert all(w.proc.poll() is None for w in workers), "the workers carried on by themselves:\n" + "\n".join(

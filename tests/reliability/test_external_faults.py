@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 
 from tests.harness import MigratedDatabase, ean13, insert_products, wait_until
-from tests.reliability.conftest import SpawnWorker, non_json_lines
+from tests.reliability.conftest import SpawnWorker, non_json_lines, report
 from worker.offline.services import OfflineServices
 
 TERMINAL = ("needs_review", "ok", "error")
@@ -124,6 +124,12 @@ async def test_open_food_facts_faults_end_in_documented_states(
         assert off_event["outcome"] == "invalid_response" and expected in off_event["detail"]["reason"], row
         assert "\n" not in off_event["detail"]["reason"] and len(off_event["detail"]["reason"]) < 300
     assert not non_json_lines(worker)
+    report(
+        "external_faults_off",
+        products=len(codes),
+        off_requests=len(off.requests),
+        states={n: state[by_name[n]]["status"] for n in codes},
+    )
 
 
 async def test_picture_faults_retry_or_go_to_review(
@@ -180,6 +186,11 @@ async def test_picture_faults_retry_or_go_to_review(
         [candidate] = row["candidates"]
         assert candidate["usable"] is False and reason in candidate["reason"], (kind, candidate)
     assert not non_json_lines(worker)
+    report(
+        "external_faults_pictures",
+        products=len(codes),
+        states={k: state[by_kind[k]]["status"] for k in codes},
+    )
 
 
 async def test_retry_gaps_follow_the_backoff(
@@ -205,6 +216,7 @@ async def test_retry_gaps_follow_the_backoff(
     assert len(times) == 3
     gaps = [b - a for a, b in itertools.pairwise(times)]
     assert gaps[0] >= 0.8 * 1 and gaps[1] >= 0.8 * 2, gaps
+    report("retry_backoff", base_seconds=1, gaps_seconds=[round(g, 2) for g in gaps])
 
 
 async def test_storage_outage_is_retried_until_the_picture_lands(
