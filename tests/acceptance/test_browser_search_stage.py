@@ -113,3 +113,24 @@ async def test_browse_refuses_an_unknown_product(
     result = await browse("00000000-0000-4000-8000-000000000404", env, tmp_path)
     assert result.returncode != 0
     assert "não encontrado" in result.stderr
+
+
+async def test_browse_refuses_a_product_that_has_its_picture(
+    fresh_db: MigratedDatabase, db_conn: asyncpg.Connection, services: OfflineServices, tmp_path: Path
+) -> None:
+    product_id = await db_conn.fetchval(
+        "insert into public.products (name, ean, image_status, image_url, image_source,"
+        " image_confidence, image_updated_at)"
+        " values ('Café 500g', $1, 'ok', 'https://cdn.example/cafe.jpg', 'manual', 1, now())"
+        " returning id::text",
+        ean13(5502),
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OFF_", "WORKER_", "STORAGE_", "IMAGE_"))}
+    env |= services.worker_env(fresh_db.dsn) | {"BROWSER_SEARCH_URLS": "http://127.0.0.1:9/busca?q={query}"}
+    result = await browse(product_id, env, tmp_path)
+    assert result.returncode != 0
+    assert "já tem imagem aprovada" in result.stderr
+    status = await db_conn.fetchval(
+        "select image_status::text from public.products where id = $1::uuid", product_id
+    )
+    assert status == "ok"

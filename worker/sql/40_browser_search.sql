@@ -18,6 +18,11 @@ declare
 begin
   perform imagefill.assert_image_operator();
   select * into v_product from imagefill.product_for_review(p_product_id);
+  -- The job ends in needs_review: on a product that has its picture it would hide it from the catalogue.
+  if v_product.image_status = 'ok' then
+    raise exception 'O produto % já tem imagem aprovada; a busca no navegador é para produtos sem imagem.', p_product_id
+      using errcode = '22023', hint = 'Para trocar a imagem, cole a URL da nova no painel.';
+  end if;
 
   insert into public.image_jobs (product_id, kind, payload)
   values (p_product_id, 'browser', jsonb_build_object('requested_by', auth.uid(), 'gtin', v_product.gtin))
