@@ -24,12 +24,15 @@ COMMANDS = {
     "run": ["run", "--once"],
     "migrate": ["migrate"],
     "schema inspect": ["schema", "inspect"],
+    "provenance": ["provenance"],
+    "off-index": ["off-index", "export.jsonl", "--out", "off.index"],
 }
 
 
 def bare_env(tmp_path: Path) -> dict[str, str]:
     """No DATABASE_URL in the environment: the flag must be what is used, on every command."""
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    (tmp_path / "export.jsonl").write_text("")  # for `off-index`, which reads it after the database
     return {**env, "STORAGE_BACKEND": "local", "RATE_LIMIT_DIR": str(tmp_path / "rl")}
 
 
