@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import sys
+import threading
 import time
 import traceback
 from typing import TYPE_CHECKING, Any, TextIO
@@ -74,9 +75,28 @@ def log_loop_exception(loop: asyncio.AbstractEventLoop, context: dict[str, Any])
     ).error("asyncio_unhandled_error")
 
 
+def _log_thread_exception(args: threading.ExceptHookArgs) -> None:
+    if args.exc_type is SystemExit:
+        return
+    exc = args.exc_value if isinstance(args.exc_value, BaseException) else None
+    logger.opt(exception=exc).bind(thread=getattr(args.thread, "name", None)).error("thread_unhandled_error")
+
+
+def _log_uncaught_exception(exc_type: type[BaseException], exc: BaseException, tb: Any) -> None:
+    if issubclass(exc_type, KeyboardInterrupt):
+        sys.__excepthook__(exc_type, exc, tb)
+        return
+    logger.opt(exception=(exc_type, exc, tb)).error("uncaught_error")
+
+
 def configure_logging(json_output: bool | None = None, level: str = "INFO") -> None:
     as_json = not sys.stderr.isatty() if json_output is None else json_output
     logging.basicConfig(handlers=[_ToLoguru()], level=logging.WARNING, force=True)
+    # Everything else Python prints on its own (warnings, an exception escaping a thread or the
+    # process) goes through the same sink, so JSON mode never emits a raw traceback line.
+    logging.captureWarnings(True)
+    threading.excepthook = _log_thread_exception
+    sys.excepthook = _log_uncaught_exception
     logger.remove()
     if as_json:
         # diagnose=False everywhere: never print local variables, they may hold secrets.

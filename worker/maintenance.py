@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import asyncio
 
-import asyncpg
 from loguru import logger
 
 from worker.lifetimes import BackgroundTask
-from worker.queue import JobQueue
+from worker.queue import DATABASE_FAULTS, JobQueue
 
 
 class QueueSweeper(BackgroundTask):
@@ -40,6 +39,6 @@ class QueueSweeper(BackgroundTask):
         while True:
             try:
                 await self.sweep_once()
-            except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
+            except DATABASE_FAULTS as exc:
                 logger.bind(error=f"{type(exc).__name__}: {exc}").warning("sweep_failed")
             await asyncio.sleep(self._interval)

@@ -19,13 +19,24 @@ LEASE_LOST = "IF001"
 _TRANSIENT_SQLSTATE_CLASSES = ("08", "53", "57")
 
 
+# What a call onto the database raises while the server restarts or the network drops. asyncpg's
+# InternalClientError ("another operation is in progress") is a connection caught half-way through
+# an error when the server went away; it is not an InterfaceError, so it is named here.
+DATABASE_FAULTS: tuple[type[BaseException], ...] = (
+    asyncpg.PostgresError,
+    OSError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+)
+
+
 class LeaseLost(Exception):
     """Another worker holds this job now; our result must be dropped."""
 
 
 def is_transient_db_error(exc: BaseException) -> bool:
     """True when the same call may succeed once the database is back (restart, outage, network)."""
-    if isinstance(exc, OSError | TimeoutError | asyncpg.InterfaceError):
+    if isinstance(exc, OSError | TimeoutError | asyncpg.InterfaceError | asyncpg.InternalClientError):
         return True
     sqlstate = getattr(exc, "sqlstate", None)
     return isinstance(exc, asyncpg.PostgresError) and str(sqlstate or "")[:2] in _TRANSIENT_SQLSTATE_CLASSES
@@ -103,6 +114,10 @@ class JobQueue:
         self.worker_id = worker_id
         self.lease_seconds = lease_seconds
         self.retry_backoff_seconds = retry_backoff_seconds
+
+    async def recycle_connections(self) -> None:
+        """Replace every pooled connection as it comes back: one of them was left mid-protocol."""
+        await self._pool.expire_connections()
 
     async def claim(
         self, limit: int, kinds: list[JobKind] | None = None, batch_id: UUID | None = None

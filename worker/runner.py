@@ -32,7 +32,15 @@ from worker.maintenance import QueueSweeper
 from worker.offindex import OffExportIndex
 from worker.offline.system_deps import system_file
 from worker.pipeline import AttributeExtractor, PermanentJobError, Pipeline, SearchPolicy
-from worker.queue import ClaimedJob, JobKind, JobOutcome, JobQueue, LeaseLost, is_transient_db_error
+from worker.queue import (
+    DATABASE_FAULTS,
+    ClaimedJob,
+    JobKind,
+    JobOutcome,
+    JobQueue,
+    LeaseLost,
+    is_transient_db_error,
+)
 from worker.ratelimit import HostRateLimiter
 from worker.settings import SearchProvider, Settings, StorageBackend
 from worker.stages.browser import BrowserImageFinder, BrowserSearchConfig
@@ -81,7 +89,7 @@ class LeaseKeeper(BackgroundTask):
             asked_at = time.monotonic()
             try:
                 still_held = {UUID(str(i)) for i in await self._runner.queue.extend_leases(held_ids)}
-            except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
+            except DATABASE_FAULTS as exc:
                 logger.bind(error=f"{type(exc).__name__}: {exc}").warning("lease_extend_failed")
                 continue
             for job_id in still_held:
@@ -174,8 +182,10 @@ class Runner:
             return 0
         try:
             jobs = await self.queue.claim(free, self.kinds, self.batch_id)
-        except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
+        except DATABASE_FAULTS as exc:
             logger.bind(error=f"{type(exc).__name__}: {exc}").warning("claim_failed")
+            if isinstance(exc, asyncpg.InternalClientError):
+                await self.queue.recycle_connections()
             return 0
         claimed_at = time.monotonic()
         for job in jobs:

@@ -43,3 +43,28 @@ def test_a_field_cannot_overwrite_the_event_or_level() -> None:
     line = json.loads(stream.getvalue())
     assert line["event"] == "real" and line["level"] == "WARNING"
     assert line["when"].startswith("<object object")
+
+
+def test_warnings_and_thread_errors_stay_json_lines() -> None:
+    """A warning or an exception escaping a thread would print a raw traceback to stderr."""
+    import subprocess
+    import sys
+
+    script = (
+        "import threading, warnings\n"
+        "from worker.logs import configure_logging\n"
+        "configure_logging(json_output=True)\n"
+        "warnings.warn('a library warning', ResourceWarning, stacklevel=1)\n"
+        "def boom():\n"
+        "    raise RuntimeError('thread failed')\n"
+        "t = threading.Thread(target=boom); t.start(); t.join()\n"
+        "raise ValueError('escaped the process')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-W", "always", "-c", script], capture_output=True, text=True, check=False
+    )
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    events = [json.loads(line)["event"] for line in lines]  # raises on any non-JSON line
+    assert "thread_unhandled_error" in events and "uncaught_error" in events
+    assert any("a library warning" in line for line in lines)
+    assert result.returncode == 1
