@@ -92,36 +92,46 @@ def worker_env(
     return env
 
 
+class WorkerFleet:
+    """`imagefill run` processes started in `tmp_path` (one log file each, a free health port),
+    and killed at the end if a test left them running."""
+
+    def __init__(self, services: OfflineServices, tmp_path: Path) -> None:
+        self.services = services
+        self.tmp_path = tmp_path
+        self.started: list[WorkerProcess] = []
+
+    def spawn(self, database_url: str, **env_options: Any) -> WorkerProcess:
+        port = free_port()
+        env = worker_env(
+            self.services, database_url, self.tmp_path, WORKER_HEALTH_PORT=str(port), **env_options
+        )
+        log_path = self.tmp_path / f"worker-{len(self.started)}.log"
+        with log_path.open("wb") as log:
+            proc = subprocess.Popen(
+                [IMAGEFILL, "run"], env=env, cwd=self.tmp_path, stdout=log, stderr=subprocess.STDOUT
+            )
+        worker = WorkerProcess(proc, log_path, port)
+        self.started.append(worker)
+        return worker
+
+    def kill_leftovers(self) -> None:
+        for worker in self.started:
+            if worker.proc.poll() is None:
+                worker.proc.kill()
+                worker.proc.wait(timeout=10)
+
+
 @pytest.fixture
 def start_worker(
     services: OfflineServices, fresh_db: MigratedDatabase, tmp_path: Path
 ) -> Iterator[Callable[..., WorkerProcess]]:
-    started: list[WorkerProcess] = []
+    fleet = WorkerFleet(services, tmp_path)
 
     def start(
         database_url: str | None = None, *, judge: bool = False, search: bool = False, **overrides: str
     ) -> WorkerProcess:
-        port = free_port()
-        env = worker_env(
-            services,
-            database_url or fresh_db.dsn,
-            tmp_path,
-            judge=judge,
-            search=search,
-            WORKER_HEALTH_PORT=str(port),
-            **overrides,
-        )
-        log_path = tmp_path / f"worker-{len(started)}.log"
-        with log_path.open("wb") as log:
-            proc = subprocess.Popen(
-                [IMAGEFILL, "run"], env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT
-            )
-        worker = WorkerProcess(proc, log_path, port)
-        started.append(worker)
-        return worker
+        return fleet.spawn(database_url or fresh_db.dsn, judge=judge, search=search, **overrides)
 
     yield start
-    for worker in started:
-        if worker.proc.poll() is None:
-            worker.proc.kill()
-            worker.proc.wait(timeout=10)
+    fleet.kill_leftovers()

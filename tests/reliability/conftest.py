@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,9 +14,9 @@ from typing import Any
 import asyncpg
 import pytest
 
-from tests.acceptance.conftest import IMAGEFILL, WorkerProcess, worker_env
+from tests.acceptance.conftest import WorkerFleet, WorkerProcess
 from tests.harness import ROOT, MigratedDatabase, Templates
-from worker.offline.postgres import LocalPostgres, free_port
+from worker.offline.postgres import LocalPostgres
 from worker.offline.services import OfflineServices
 
 HEAVY = os.environ.get("IMAGEFILL_HEAVY") == "1"
@@ -44,25 +43,9 @@ SpawnWorker = Callable[..., WorkerProcess]
 @pytest.fixture
 def spawn_worker(services: OfflineServices, tmp_path: Path) -> Iterator[SpawnWorker]:
     """Starts `imagefill run` against `database_url` with the stand-ins; kills leftovers at the end."""
-    started: list[WorkerProcess] = []
-
-    def spawn(database_url: str, **overrides: str) -> WorkerProcess:
-        port = free_port()
-        env = worker_env(services, database_url, tmp_path, WORKER_HEALTH_PORT=str(port), **overrides)
-        log_path = tmp_path / f"worker-{len(started)}.log"
-        with log_path.open("wb") as log:
-            proc = subprocess.Popen(
-                [IMAGEFILL, "run"], env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT
-            )
-        worker = WorkerProcess(proc, log_path, port)
-        started.append(worker)
-        return worker
-
-    yield spawn
-    for worker in started:
-        if worker.proc.poll() is None:
-            worker.proc.kill()
-            worker.proc.wait(timeout=10)
+    fleet = WorkerFleet(services, tmp_path)
+    yield fleet.spawn
+    fleet.kill_leftovers()
 
 
 def log_events(*workers: WorkerProcess) -> list[dict[str, Any]]:
