@@ -39,11 +39,13 @@ security definer
 set search_path = ''
 as $$
 begin
+  -- No ON CONFLICT here (it costs a speculative insertion per row): these products did not
+  -- exist before this statement, and the foreign key (with ON DELETE CASCADE) means no job can
+  -- point at a product id that does not exist, so none of them has an active job yet.
   insert into public.image_jobs (product_id, kind, payload)
   select n.id, 'enrich', jsonb_build_object('gtin', n.gtin)
     from new_products n
-   where n.image_status in ('missing', 'error') and n.gtin is not null
-  on conflict (product_id, kind) where status in ('queued', 'running') do nothing;
+   where n.image_status in ('missing', 'error') and n.gtin is not null;
   return null;
 end
 $$;
@@ -91,9 +93,14 @@ revoke all on function imagefill.is_automation(), imagefill.reset_image_state_on
   imagefill.enqueue_inserted_products(), imagefill.enqueue_updated_products(),
   imagefill.notify_image_jobs() from public;
 
+-- Fires only when the EAN text really changed: an UPDATE that merely lists the column (an app or
+-- ORM writing back every column) evaluates this WHEN, never the function; the worker's own
+-- updates do not list the EAN at all.
 create or replace trigger imagefill_reset_on_ean_change
   before update of ean on public.products
-  for each row execute function imagefill.reset_image_state_on_ean_change();
+  for each row
+  when (new.ean is distinct from old.ean)
+  execute function imagefill.reset_image_state_on_ean_change();
 
 create or replace trigger imagefill_enqueue_on_insert
   after insert on public.products
