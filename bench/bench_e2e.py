@@ -24,7 +24,7 @@ from pathlib import Path
 import asyncpg
 
 from bench.common import Report, insert_products, migrated_database, quiet_logs
-from worker.images import NormalizedImage, normalize_image
+from worker.images import JUDGE_SIDE, NormalizedImage, normalize_image
 from worker.offline.postgres import LocalPostgres
 from worker.runner import open_worker
 from worker.settings import load_settings
@@ -67,8 +67,10 @@ def worker_env(dsn: str, urls: dict[str, str], storage_dir: str, concurrency: in
 class OnTheLoop:
     """The baseline: Pillow work on the event loop, as the worker did before the image pool."""
 
-    async def normalize(self, data: bytes, max_side: int = 1200) -> NormalizedImage:
-        return normalize_image(data, max_side)
+    async def normalize(
+        self, data: bytes, max_side: int = 1200, judge_side: int | None = JUDGE_SIDE
+    ) -> NormalizedImage:
+        return normalize_image(data, max_side, judge_side)
 
 
 async def reset(dsn: str) -> None:

@@ -21,6 +21,7 @@ import aiohttp
 from loguru import logger
 
 from worker.images import (
+    JUDGE_SIDE,
     FetchPolicy,
     ImagePool,
     ImageRejected,
@@ -534,7 +535,9 @@ class Pipeline:
     async def fetch(self, url: str) -> NormalizedImage:
         data = await download_image(self.image_session, url, self.fetch_policy)
         # Decode, resize and encode in the pool: tens to hundreds of ms per image, never on the loop.
-        return await self.image_pool.normalize(data, self.max_side)
+        # The judge's copy only when there is a judge to read it (a resize and an encode saved).
+        judge_side = JUDGE_SIDE if self.judge is not None else None
+        return await self.image_pool.normalize(data, self.max_side, judge_side)
 
     async def approve(
         self,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from io import BytesIO
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageChops, ImageStat
 
 from worker.images import ImageRejected, normalize_image
 from worker.offline.image_host import (
@@ -24,6 +24,32 @@ def test_jpeg_is_capped_and_thumbnailed() -> None:
     assert main.format == "JPEG" and main.size == (1200, 800)
     assert thumb.size == (256, 171)
     assert len(result.content_hash) == 64
+
+
+def test_the_judge_copy_is_made_only_when_asked_for() -> None:
+    photo = synthesize_product_image("j", (1600, 1200), scene=True)
+    with_judge = normalize_image(photo, max_side=1200)
+    judge = Image.open(BytesIO(with_judge.judge_jpeg))
+    assert judge.format == "JPEG" and judge.size == (512, 384)
+    without = normalize_image(photo, max_side=1200, judge_side=None)
+    assert without.judge_jpeg == b"", "no judge configured: no copy nobody reads"
+    assert (without.main_jpeg, without.thumb_jpeg) == (with_judge.main_jpeg, with_judge.thumb_jpeg)
+    small = normalize_image(synthesize_product_image("s", (400, 300), scene=True))
+    assert small.judge_jpeg == small.main_jpeg, "already the judge's size: sent as it is"
+
+
+def test_the_stored_picture_keeps_at_least_the_quality_of_a_q80_jpeg() -> None:
+    photo = synthesize_product_image("q", (2400, 1600), scene=True)  # nothing to trim: only the cap
+    result = normalize_image(photo, max_side=1200)
+    source = Image.open(BytesIO(photo)).convert("RGB").resize((1200, 800), Image.Resampling.LANCZOS)
+
+    def mean_error(jpeg: bytes) -> float:
+        picture = Image.open(BytesIO(jpeg)).convert("RGB")
+        return sum(ImageStat.Stat(ImageChops.difference(picture, source)).mean) / 3
+
+    q80 = BytesIO()
+    source.save(q80, format="JPEG", quality=80)
+    assert mean_error(result.main_jpeg) <= mean_error(q80.getvalue())
 
 
 def test_exif_orientation_applied_and_metadata_stripped() -> None:
