@@ -19,10 +19,12 @@ from bench.common import Report, ean13, median, migrated_database
 from worker.offline.postgres import LocalPostgres
 
 # The baseline: the per-row trigger a first version would write, payload = the job id so that
-# Postgres cannot fold the notifications.
+# Postgres cannot fold the notifications, and the classic foreign key from jobs to products.
 ROW_LEVEL_BASELINE = """
 drop trigger imagefill_enqueue_on_insert on public.products;
 drop trigger image_jobs_notify on public.image_jobs;
+drop trigger image_jobs_product_exists on public.image_jobs;
+alter table public.image_jobs add foreign key (product_id) references public.products (id) on delete cascade;
 create function public.baseline_enqueue_row() returns trigger language plpgsql as $$
 declare v_id uuid;
 begin

@@ -3,7 +3,9 @@
 
 create table if not exists public.image_jobs (
   id uuid primary key default gen_random_uuid(),
-  product_id uuid not null references public.products (id) on delete cascade,
+  -- Belongs to a product of public.products: enforced by the statement-level triggers of
+  -- 53_job_product_integrity.sql (a foreign key cost a query and a row lock per job).
+  product_id uuid not null,
   kind public.image_job_kind not null default 'enrich',
   status public.image_job_status not null default 'queued',
   attempts integer not null default 0 check (attempts >= 0),
@@ -80,7 +82,9 @@ create or replace trigger image_job_events_append_only
 
 -- Candidates a person rejected: never proposed for that product again.
 create table if not exists public.image_rejected_candidates (
-  product_id uuid not null references public.products (id) on delete cascade,
+  -- Belongs to a product of public.products: enforced by the statement-level triggers of
+  -- 53_job_product_integrity.sql (a foreign key cost a query and a row lock per job).
+  product_id uuid not null,
   url text not null,
   reason text,
   rejected_by uuid,

@@ -40,8 +40,9 @@ set search_path = ''
 as $$
 begin
   -- No ON CONFLICT here (it costs a speculative insertion per row): these products did not
-  -- exist before this statement, and the foreign key (with ON DELETE CASCADE) means no job can
-  -- point at a product id that does not exist, so none of them has an active job yet.
+  -- exist before this statement, and no job can point at a product id that does not exist
+  -- (53_job_product_integrity.sql: checked on insert, deleted with the product), so none of
+  -- them has an active job yet.
   insert into public.image_jobs (product_id, kind, payload)
   select n.{{col_id}}, 'enrich', jsonb_build_object('gtin', n.gtin)
     from new_products n

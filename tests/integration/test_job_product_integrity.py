@@ -1,0 +1,182 @@
+"""Every job belongs to an existing product, as the foreign key it replaces promised, now checked
+once per statement: a job for a missing product is refused with a clear error, deleting or
+truncating products deletes their jobs, a product with jobs keeps its key, a concurrent delete
+waits for the job's transaction (and the other way round). A bulk insert of products enqueues
+without locking any product row, the per-row cost the foreign key had. Both renderings."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from tests.harness import MigratedDatabase, ean13, insert_products, wait_until
+
+
+@pytest.fixture
+async def conn(catalogue_db: MigratedDatabase) -> AsyncIterator[asyncpg.Connection]:
+    connection = await asyncpg.connect(catalogue_db.dsn)
+    c = catalogue_db.catalogue
+    try:
+        yield connection
+    finally:
+        await connection.execute(f"delete from {c.qualified} where {c.name} like 'FK %'")
+        await connection.close()
+
+
+def _other_key(db: MigratedDatabase) -> str:
+    """A key no product has."""
+    return "987654321" if db.catalogue.table.id_type == "bigint" else "99999999-0000-0000-0000-00000000dead"
+
+
+def _insert_job(db: MigratedDatabase, count: int = 1) -> str:
+    keys = ", ".join(f"(${i + 1}::text::{db.catalogue.table.id_type}, 'enrich')" for i in range(count))
+    return f"insert into public.image_jobs (product_id, kind) values {keys}"
+
+
+async def _jobs(conn: asyncpg.Connection, product: str) -> int:
+    return int(
+        await conn.fetchval("select count(*) from public.image_jobs where product_id::text = $1", product)
+    )
+
+
+async def _blocked_on_a_lock(watcher: asyncpg.Connection, blocked: asyncpg.Connection) -> None:
+    async def check() -> bool:
+        return bool(
+            await watcher.fetchval(
+                "select count(*) from pg_stat_activity where pid = $1 and wait_event_type = 'Lock'",
+                blocked.get_server_pid(),
+            )
+        )
+
+    await wait_until(check, within=10)
+
+
+async def test_bulk_insert_enqueues_without_locking_products(
+    catalogue_db: MigratedDatabase, conn: asyncpg.Connection
+) -> None:
+    c = catalogue_db.catalogue
+    ids = await insert_products(conn, c, [(f"FK lote {i}", ean13(7000 + i)) for i in range(300)])
+    jobs = await conn.fetchval(
+        "select count(*) from public.image_jobs where product_id::text = any ($1::text[])", ids
+    )
+    assert jobs == 300
+    # A foreign key check (FOR KEY SHARE) leaves its transaction's xid in each product's xmax.
+    locked = await conn.fetchval(
+        f"select count(*) from {c.qualified} where {c.id}::text = any ($1::text[]) and xmax <> '0'::xid", ids
+    )
+    assert locked == 0
+
+
+async def test_a_job_for_a_missing_product_is_refused(
+    catalogue_db: MigratedDatabase, conn: asyncpg.Connection
+) -> None:
+    [product] = await insert_products(conn, catalogue_db.catalogue, [("FK existe", None)])
+    missing = _other_key(catalogue_db)
+    with pytest.raises(asyncpg.ForeignKeyViolationError, match=f"o produto {missing} não existe"):
+        await conn.execute(_insert_job(catalogue_db, 2), product, missing)
+    assert await _jobs(conn, product) == 0, "the whole statement is refused"
+
+    await conn.execute(_insert_job(catalogue_db), product)
+    assert await _jobs(conn, product) == 1, "a job for an existing product is accepted"
+    with pytest.raises(asyncpg.ForeignKeyViolationError, match="não existe"):
+        await conn.execute(
+            f"update public.image_jobs set product_id = $2::text::{catalogue_db.catalogue.table.id_type}"
+            " where product_id::text = $1",
+            product,
+            missing,
+        )
+    assert await _jobs(conn, product) == 1
+
+
+async def test_deleting_or_truncating_products_deletes_their_jobs(
+    catalogue_db: MigratedDatabase, conn: asyncpg.Connection
+) -> None:
+    c = catalogue_db.catalogue
+    ids = await insert_products(conn, c, [(f"FK apagar {i}", ean13(7500 + i)) for i in range(5)])
+    await conn.execute(
+        "update public.image_jobs set status = 'done', finished_at = now() where product_id::text = $1",
+        ids[0],
+    )
+    await conn.execute(f"delete from {c.qualified} where {c.id}::text = any ($1::text[])", ids[:2])
+    assert [await _jobs(conn, i) for i in ids] == [0, 0, 1, 1, 1], "done and queued jobs go with the product"
+    # The panel's job counters followed the deletion.
+    counted = json.loads(await conn.fetchval("select imagefill.image_counters()"))
+    actual = await conn.fetch(
+        "select 'jobs:' || status as counter, count(*) as n from public.image_jobs group by 1"
+    )
+    assert {r["counter"]: r["n"] for r in actual} == {
+        k: v for k, v in counted.items() if k.startswith("jobs:") and v
+    }
+
+    transaction = conn.transaction()
+    await transaction.start()
+    try:
+        await conn.execute(f"truncate {c.qualified} cascade")
+        assert await conn.fetchval("select count(*) from public.image_jobs") == 0
+    finally:
+        await transaction.rollback()
+    assert await _jobs(conn, ids[2]) == 1
+
+
+async def test_a_product_with_jobs_keeps_its_key(
+    catalogue_db: MigratedDatabase, conn: asyncpg.Connection
+) -> None:
+    c = catalogue_db.catalogue
+    [with_job, without_job] = await insert_products(
+        conn, c, [("FK chave", ean13(7600)), ("FK chave 2", None)]
+    )
+    rekey = f"update {c.qualified} set {c.id} = $2::text::{c.table.id_type} where {c.id}::text = $1"
+    with pytest.raises(asyncpg.ForeignKeyViolationError, match="não pode mudar"):
+        await conn.execute(rekey, with_job, _other_key(catalogue_db))
+    await conn.execute(rekey, without_job, _other_key(catalogue_db))
+    assert await _jobs(conn, with_job) == 1
+
+
+async def test_a_concurrent_delete_waits_for_the_new_job_and_takes_it_along(
+    catalogue_db: MigratedDatabase, conn: asyncpg.Connection
+) -> None:
+    c = catalogue_db.catalogue
+    [product] = await insert_products(conn, c, [("FK corrida", None)])
+    enqueuer = await asyncpg.connect(catalogue_db.dsn)
+    deleter = await asyncpg.connect(catalogue_db.dsn)
+    try:
+        transaction = enqueuer.transaction()
+        await transaction.start()
+        await enqueuer.execute(_insert_job(catalogue_db), product)
+        delete = asyncio.ensure_future(
+            deleter.execute(f"delete from {c.qualified} where {c.id}::text = $1", product)
+        )
+        await _blocked_on_a_lock(conn, deleter)
+        assert not delete.done()
+        await transaction.commit()
+        assert await asyncio.wait_for(delete, 10) == "DELETE 1"
+        assert await _jobs(conn, product) == 0
+    finally:
+        await enqueuer.close()
+        await deleter.close()
+
+
+async def test_a_job_for_a_product_being_deleted_waits_and_is_refused(
+    catalogue_db: MigratedDatabase, conn: asyncpg.Connection
+) -> None:
+    c = catalogue_db.catalogue
+    [product] = await insert_products(conn, c, [("FK corrida 2", None)])
+    deleter = await asyncpg.connect(catalogue_db.dsn)
+    enqueuer = await asyncpg.connect(catalogue_db.dsn)
+    try:
+        transaction = deleter.transaction()
+        await transaction.start()
+        await deleter.execute(f"delete from {c.qualified} where {c.id}::text = $1", product)
+        insert = asyncio.ensure_future(enqueuer.execute(_insert_job(catalogue_db), product))
+        await _blocked_on_a_lock(conn, enqueuer)
+        await transaction.commit()
+        with pytest.raises(asyncpg.ForeignKeyViolationError):
+            await asyncio.wait_for(insert, 10)
+        assert await _jobs(conn, product) == 0
+    finally:
+        await enqueuer.close()
+        await deleter.close()

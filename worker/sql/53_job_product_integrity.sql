@@ -1,0 +1,152 @@
+-- Imagefill: every job belongs to a product of {{products}}, checked once per statement.
+-- Rendered by `imagefill schema render`; edit the template in worker/sql/, not this file.
+--
+-- This replaces a FOREIGN KEY image_jobs.product_id -> {{products}} ON DELETE CASCADE. A foreign
+-- key checks each inserted job with its own query and locks its product row (a write and a WAL
+-- record per job): a third of the enqueue's cost in a bulk insert of products. Here the same
+-- rules hold, checked once per statement over the transition tables:
+--   * a job can only be inserted for an existing product (error 23503, as a foreign key);
+--   * a product that another transaction could delete meanwhile is locked FOR KEY SHARE until
+--     commit, as a foreign key does; a product row this transaction wrote needs no lock
+--     (no other transaction can delete it before we commit), which is every bulk-insert job;
+--   * deleting (or truncating) products deletes their jobs; changing the key of a product
+--     with jobs is refused (23503); a job's product_id can only change to an existing product.
+-- One limit a foreign key does not have: a product delete in a REPEATABLE READ or SERIALIZABLE
+-- transaction that races a job insert for that same product can miss the new job (a foreign key
+-- re-checks with a newer snapshot). Such a job is never handed out (the claim joins the product)
+-- and the sweep fails it once its attempts are spent.
+
+alter table public.image_jobs drop constraint if exists image_jobs_product_id_fkey;
+
+-- The products named by `p_ids` exist, and are safe from a concurrent delete until commit.
+create or replace function imagefill.lock_job_products(p_ids {{id_type}}[])
+returns void
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_wanted bigint;
+  v_locked bigint;
+  v_missing text;
+begin
+  select count(distinct u.id) into v_wanted from unnest(p_ids) u(id);
+  -- FOR KEY SHARE, as a foreign key: a delete waits for our commit; a product deleted by a
+  -- transaction that commits while we wait is skipped here.
+  select count(*) into v_locked
+    from (select 1 from {{products}} p where p.{{col_id}} = any (p_ids) for key share of p) l;
+  if v_locked < v_wanted then
+    select min(u.id::text) into v_missing
+      from unnest(p_ids) u(id)
+     where not exists (select 1 from {{products}} p where p.{{col_id}} = u.id);
+    raise exception 'o produto % não existe em {{products_literal}}: um job precisa de um produto existente',
+      coalesce(v_missing, '?')
+      using errcode = '23503', hint = 'Confira o id do produto; apagar um produto apaga os jobs dele.';
+  end if;
+end
+$$;
+
+create or replace function imagefill.check_inserted_job_products()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_check {{id_type}}[];
+begin
+  -- Only products that are missing or that another transaction wrote need the check above. A
+  -- product row this transaction wrote cannot be deleted by anyone else before we commit: that
+  -- is every job of a bulk insert, so it costs one join and no lock.
+  select array_agg(distinct j.product_id) into v_check
+    from new_jobs j
+    left join {{products}} p on p.{{col_id}} = j.product_id
+   where p.{{col_id}} is null or p.xmin <> pg_catalog.pg_current_xact_id()::xid;
+  if v_check is not null then
+    perform imagefill.lock_job_products(v_check);
+  end if;
+  return null;
+end
+$$;
+
+create or replace function imagefill.check_changed_job_product()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  perform imagefill.lock_job_products(array[new.product_id]);
+  return null;
+end
+$$;
+
+create or replace function imagefill.delete_jobs_of_deleted_products()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  delete from public.image_jobs j using old_products o where j.product_id = o.{{col_id}};
+  return null;
+end
+$$;
+
+create or replace function imagefill.delete_jobs_of_truncated_products()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  delete from public.image_jobs;
+  return null;
+end
+$$;
+
+create or replace function imagefill.refuse_key_change_with_jobs()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  if exists (select 1 from public.image_jobs j where j.product_id = old.{{col_id}}) then
+    raise exception 'o produto % tem jobs de imagem: sua chave não pode mudar', old.{{col_id}}
+      using errcode = '23503', hint = 'Apague o produto (os jobs vão junto) e insira-o de novo.';
+  end if;
+  return null;
+end
+$$;
+
+revoke all on function imagefill.lock_job_products({{id_type}}[]), imagefill.check_inserted_job_products(),
+  imagefill.check_changed_job_product(), imagefill.delete_jobs_of_deleted_products(),
+  imagefill.delete_jobs_of_truncated_products(), imagefill.refuse_key_change_with_jobs() from public;
+
+create or replace trigger image_jobs_product_exists
+  after insert on public.image_jobs
+  referencing new table as new_jobs
+  for each statement execute function imagefill.check_inserted_job_products();
+
+-- Row-level, but the WHEN is false for every update the queue makes (none lists product_id).
+create or replace trigger image_jobs_product_change_exists
+  after update of product_id on public.image_jobs
+  for each row
+  when (new.product_id is distinct from old.product_id)
+  execute function imagefill.check_changed_job_product();
+
+create or replace trigger imagefill_delete_jobs
+  after delete on {{products}}
+  referencing old table as old_products
+  for each statement execute function imagefill.delete_jobs_of_deleted_products();
+
+create or replace trigger imagefill_delete_jobs_on_truncate
+  after truncate on {{products}}
+  for each statement execute function imagefill.delete_jobs_of_truncated_products();
+
+create or replace trigger imagefill_key_change_with_jobs
+  after update of {{col_id}} on {{products}}
+  for each row
+  when (new.{{col_id}} is distinct from old.{{col_id}})
+  execute function imagefill.refuse_key_change_with_jobs();
