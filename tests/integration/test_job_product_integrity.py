@@ -97,12 +97,22 @@ async def test_deleting_or_truncating_products_deletes_their_jobs(
 ) -> None:
     c = catalogue_db.catalogue
     ids = await insert_products(conn, c, [(f"FK apagar {i}", ean13(7500 + i)) for i in range(5)])
+    # The first product gets a job in every status there is (queued came from the insert).
     await conn.execute(
-        "update public.image_jobs set status = 'done', finished_at = now() where product_id::text = $1",
+        "insert into public.image_jobs (product_id, kind, status, locked_by, locked_until, finished_at)"
+        f" select $1::text::{c.table.id_type}, k::public.image_job_kind, s::public.image_job_status,"
+        " 'w', now(), now()"
+        " from (values ('approve', 'running'), ('enrich', 'done'), ('enrich', 'failed')) v(k, s)",
         ids[0],
     )
+    statuses = await conn.fetchval(
+        "select count(distinct status) = cardinality(enum_range(null::public.image_job_status))"
+        " from public.image_jobs where product_id::text = $1",
+        ids[0],
+    )
+    assert statuses, "every job status is covered"
     await conn.execute(f"delete from {c.qualified} where {c.id}::text = any ($1::text[])", ids[:2])
-    assert [await _jobs(conn, i) for i in ids] == [0, 0, 1, 1, 1], "done and queued jobs go with the product"
+    assert [await _jobs(conn, i) for i in ids] == [0, 0, 1, 1, 1], "jobs in every status go with the product"
     # The panel's job counters followed the deletion.
     counted = json.loads(await conn.fetchval("select imagefill.image_counters()"))
     actual = await conn.fetch(
@@ -180,3 +190,21 @@ async def test_a_job_for_a_product_being_deleted_waits_and_is_refused(
     finally:
         await enqueuer.close()
         await deleter.close()
+
+
+async def test_deleting_a_product_finds_its_jobs_by_index(
+    catalogue_db: MigratedDatabase, conn: asyncpg.Connection
+) -> None:
+    """The delete trigger's statement reaches a product's jobs through image_jobs_product_idx,
+    never by reading every job."""
+    c = catalogue_db.catalogue
+    await conn.execute("set enable_seqscan = off")
+    try:
+        plan = await conn.fetchval(
+            "explain (format json) delete from public.image_jobs j"
+            f" where j.product_id = $1::text::{c.table.id_type}",
+            _other_key(catalogue_db),
+        )
+        assert '"Index Name": "image_jobs_product_idx"' in plan, plan
+    finally:
+        await conn.execute("reset enable_seqscan")
