@@ -12,6 +12,8 @@ from uuid import UUID
 import asyncpg
 from pydantic import BaseModel
 
+from worker.batching import GroupCommit
+
 JobKind = Literal["enrich", "approve", "browser"]
 LEASE_LOST = "IF001"
 # SQLSTATE classes that mean "the database is not reachable right now", not "your call is wrong":
@@ -32,6 +34,15 @@ DATABASE_FAULTS: tuple[type[BaseException], ...] = (
 
 class LeaseLost(Exception):
     """Another worker holds this job now; our result must be dropped."""
+
+
+class CompletionRefused(Exception):
+    """The database refused to record this job's result (an invalid outcome IF002, a candidate a
+    person rejected IF003, a bad value); the message says why."""
+
+    def __init__(self, sqlstate: str, message: str) -> None:
+        super().__init__(f"{message} [{sqlstate}]")
+        self.sqlstate = sqlstate
 
 
 def is_transient_db_error(exc: BaseException) -> bool:
@@ -106,6 +117,10 @@ class JobOutcome:
     result: dict[str, Any] = field(default_factory=dict)
 
 
+# At most this many completions share one call (and one transaction) of complete_image_jobs.
+COMPLETION_BATCH_MAX = 50
+
+
 class JobQueue:
     def __init__(
         self, pool: asyncpg.Pool, worker_id: str, lease_seconds: int, retry_backoff_seconds: int = 30
@@ -114,6 +129,9 @@ class JobQueue:
         self.worker_id = worker_id
         self.lease_seconds = lease_seconds
         self.retry_backoff_seconds = retry_backoff_seconds
+        self._completions: GroupCommit[dict[str, Any], asyncpg.Record] = GroupCommit(
+            self._complete_many, max_batch=COMPLETION_BATCH_MAX, whole_batch_fault=is_transient_db_error
+        )
 
     async def recycle_connections(self) -> None:
         """Replace every pooled connection as it comes back: one of them was left mid-protocol."""
@@ -168,23 +186,40 @@ class JobQueue:
 
     async def complete(self, job: ClaimedJob, outcome: JobOutcome) -> str:
         """Returns what happened: the stored outcome (`ok`, `needs_review`, `stale`, ...), or
-        `superseded` when a person decided again while the job ran (it is queued again)."""
-        row = await self._call(
-            "select j.status::text as status, j.result ->> 'outcome' as outcome"
-            " from imagefill.complete_image_job($1, $2, $3::public.image_status, $4,"
-            " $5::public.image_source, $6, $7::jsonb, $8::jsonb, $9::jsonb, $10::jsonb) j",
-            job.job_id,
-            self.worker_id,
-            outcome.image_status,
-            outcome.image_url,
-            outcome.image_source,
-            outcome.image_confidence,
-            json.dumps([c.as_json() for c in outcome.candidates]),
-            json.dumps([e.as_json() for e in outcome.events]),
-            json.dumps(outcome.result),
-            json.dumps(job.payload),
+        `superseded` when a person decided again while the job ran (it is queued again).
+        Completions that finish together are recorded together (worker.batching.GroupCommit)."""
+        row = await self._completions.submit(
+            {
+                "job_id": str(job.job_id),
+                "image_status": outcome.image_status,
+                "image_url": outcome.image_url,
+                "image_source": outcome.image_source,
+                "image_confidence": outcome.image_confidence,
+                "candidates": [c.as_json() for c in outcome.candidates],
+                "events": [e.as_json() for e in outcome.events],
+                "result": outcome.result,
+                "payload": job.payload,
+            }
         )
-        return str(row["outcome"]) if row else "unknown"
+        if row["error_code"] == LEASE_LOST:
+            raise LeaseLost(str(row["error_message"]))
+        if row["error_code"] is not None:
+            raise CompletionRefused(str(row["error_code"]), str(row["error_message"]))
+        return str(row["outcome"])
+
+    async def _complete_many(self, items: list[dict[str, Any]]) -> list[asyncpg.Record]:
+        rows = await self._pool.fetch(
+            "select job_id::text, outcome, error_code, error_message"
+            " from imagefill.complete_image_jobs($1, $2::jsonb)",
+            self.worker_id,
+            json.dumps(items),
+        )
+        by_job = {row["job_id"]: row for row in rows}
+        return [by_job[item["job_id"]] for item in items]
+
+    async def completions_recorded(self) -> None:
+        """Waits until every completion handed to `complete` has been answered."""
+        await self._completions.wait_idle()
 
     async def fail(
         self, job: ClaimedJob, error: str, *, retryable: bool, events: list[StageEvent] | None = None

@@ -170,14 +170,25 @@ class Runner:
             claimed = await self._claim_free_slots()
             if until_idle is not None and not claimed and not self.active and await until_idle():
                 break
-            if claimed and len(self.active) < self.concurrency:
+            if claimed and self._free_slots() > 0:
                 continue  # there may be more due work: claim again right away
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
         await self._drain()
+        # A job cancelled while its completion was on the way is still recorded: let that end
+        # before the pool closes.
+        await self.queue.completions_recorded()
+
+    def _free_slots(self) -> int:
+        """Slots for new jobs. A job whose result is being recorded no longer does the work the
+        concurrency limit is for (requests, pictures), so its slot is free while its completion
+        travels, up to as many recording jobs again as the concurrency (a slow database then
+        holds the claims back)."""
+        working = len(self.active) - len(self.finishing)
+        return min(self.concurrency - working, 2 * self.concurrency - len(self.active))
 
     async def _claim_free_slots(self) -> int:
-        free = self.concurrency - len(self.active)
+        free = self._free_slots()
         if free <= 0:
             return 0
         try:
@@ -210,10 +221,10 @@ class Runner:
                 # A lost lease needs nothing: the job already belongs to another worker.
                 raise
             except Exception as exc:
-                self.finishing.add(job_id)
+                self._finishing(job_id)
                 await self._fail(job, exc, started)
                 return
-            self.finishing.add(job_id)
+            self._finishing(job_id)
             await self._complete(job, outcome, started)
         finally:
             self._forget(job_id)
@@ -240,6 +251,10 @@ class Runner:
             return
         self.stats.completed += 1
         log.bind(outcome=stored, ms=elapsed_ms(started)).info("job_done")
+
+    def _finishing(self, job_id: UUID) -> None:
+        self.finishing.add(job_id)
+        self._wake.set()  # its slot is free: claim the next job while this one is recorded
 
     def _forget(self, job_id: UUID) -> None:
         self.active.pop(job_id, None)

@@ -19,16 +19,20 @@ begin
 end
 $$;
 
+-- plpgsql so that its statement is planned once per session (a SQL function called from another
+-- function's statement is parsed and planned again at every call).
 create or replace function imagefill.insert_job_events(p_job public.image_jobs, p_events jsonb)
 returns void
-language sql
+language plpgsql
 set search_path = ''
 as $$
+begin
   insert into public.image_job_events (job_id, product_id, stage, outcome, detail)
   select p_job.id, p_job.product_id,
          coalesce(e ->> 'stage', 'unknown'), coalesce(e ->> 'outcome', 'unknown'),
          coalesce(e -> 'detail', '{}'::jsonb)
   from jsonb_array_elements(coalesce(p_events, '[]'::jsonb)) as e;
+end
 $$;
 
 -- Loads a job the caller must hold, locked for the rest of the transaction.
@@ -122,6 +126,10 @@ returns table (
 )
 language plpgsql
 set search_path = ''
+-- The claim must read image_jobs_claim_idx in order and stop after p_limit rows. Right after a
+-- bulk enqueue the statistics still say "few queued jobs" (autovacuum analyzes a minute later),
+-- and the planner then prefers a bitmap scan that reads and sorts every queued job on each claim.
+set enable_bitmapscan = off
 as $$
 #variable_conflict use_column
 begin

@@ -193,6 +193,40 @@ class JobLifecycle(RuleBasedStateMachine):
         if kind == "approve" and result == "done":
             self.stored_approvals.append((payload["url"], self.latest_approval))
 
+    @rule(worker=st.sampled_from(["w1", "w2"]), data=st.data())
+    def complete_together(self, worker: str, data: st.DataObject) -> None:
+        """Several held jobs recorded in one call, as the worker's group commit does."""
+        if not self.held[worker]:
+            return
+        chosen = data.draw(
+            st.lists(st.sampled_from(list(self.held[worker])), min_size=1, max_size=3, unique=True)
+        )
+        items = []
+        for job_id in chosen:
+            kind, _product, payload = self.held[worker].pop(job_id)
+            if kind == "approve":
+                outcome: dict[str, Any] = {"image_status": "ok", "image_url": f"stored:{payload['url']}"}
+                outcome.update(image_source="manual", image_confidence=1)
+            elif data.draw(st.booleans()):
+                outcome = {"image_status": "ok", "image_url": f"stored:auto-{job_id}"}
+                outcome.update(image_source="openfoodfacts", image_confidence=0.9)
+            else:
+                outcome = {"image_status": "needs_review"}
+            items.append({"job_id": job_id, "payload": payload, **outcome})
+        rows = self.db.fetch(
+            "select job_id::text, outcome, error_code from imagefill.complete_image_jobs($1, $2::jsonb)",
+            worker,
+            json.dumps(items),
+        )
+        answers = {r["job_id"]: r for r in rows}
+        assert set(answers) == set(chosen), "one answer per job"
+        for item in items:
+            answer = answers[item["job_id"]]
+            assert answer["error_code"] in (None, "IF001"), answer
+            approved = item.get("image_source") == "manual"
+            if approved and answer["error_code"] is None and answer["outcome"] != "superseded":
+                self.stored_approvals.append((item["payload"]["url"], self.latest_approval))
+
     @rule(worker=st.sampled_from(["w1", "w2"]), retryable=st.booleans(), data=st.data())
     def fail(self, worker: str, retryable: bool, data: st.DataObject) -> None:
         if not self.held[worker]:

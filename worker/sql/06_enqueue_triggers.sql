@@ -7,13 +7,17 @@
 -- The product triggers are statement-level with transition tables: a bulk insert of 10,000
 -- products is one INSERT into image_jobs, which sends one NOTIFY.
 
+-- plpgsql, not sql: a SQL function with a SET clause is never inlined, and called from a trigger
+-- it is parsed and planned again in every transaction; plpgsql keeps its compiled form.
 create or replace function imagefill.is_automation()
 returns boolean
-language sql
+language plpgsql
 stable
 set search_path = ''
 as $$
-  select coalesce(current_setting('imagefill.automation', true), '') = 'on'
+begin
+  return coalesce(current_setting('imagefill.automation', true), '') = 'on';
+end
 $$;
 
 -- A new EAN makes earlier candidates meaningless: back to `missing` (unless the image is ok).
