@@ -1,8 +1,10 @@
-"""Queue engine: claim → complete of no-op jobs, Imagefill's real run loop against pgqueuer.
+"""Queue engine: claim → complete of no-op jobs, Imagefill's real run loop against pgqueuer and
+procrastinate.
 
-Both drain the same number of jobs from the same Postgres cluster, interleaved, at their default
-settings: Imagefill's `Runner` (WORKER_CONCURRENCY=5, its pool as `open_worker` builds it) with a
-pipeline that returns at once; pgqueuer's `QueueManager.run(mode=drain)` with its default batch.
+All drain the same number of jobs from the same Postgres cluster, interleaved: Imagefill's
+`Runner` at its default settings (WORKER_CONCURRENCY=5, its pool as `open_worker` builds it) with
+a pipeline that returns at once; pgqueuer's `QueueManager.run(mode=drain)` with its default batch;
+procrastinate's worker with `wait=False` (drain) at the same concurrency 5 (its default is 1).
 Imagefill's jobs do more per job by design (the product row shows `fetching`, the result and an
 event row are written): the comparison is of what each system needs to move one job.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import time
 from datetime import timedelta
 from typing import Any
@@ -89,6 +92,37 @@ async def pgqueuer_drain(dsn: str, jobs: int) -> float:
         await worker_conn.close()
 
 
+def procrastinate_app(dsn: str) -> Any:
+    import procrastinate
+
+    return procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=dsn))
+
+
+async def install_procrastinate(dsn: str) -> None:
+    app = procrastinate_app(dsn)
+    async with app.open_async():
+        await app.schema_manager.apply_schema_async()
+
+
+async def procrastinate_drain(dsn: str, jobs: int, concurrency: int = 5) -> float:
+    app = procrastinate_app(dsn)
+    done = 0
+
+    @app.task(name="noop")
+    async def noop() -> None:
+        nonlocal done
+        done += 1
+
+    async with app.open_async():
+        await app.connector.execute_query_async("truncate procrastinate_jobs cascade")
+        await noop.batch_defer_async(*([{}] * jobs))
+        started = time.perf_counter()
+        await app.run_worker_async(concurrency=concurrency, wait=False, install_signal_handlers=False)
+        elapsed = time.perf_counter() - started
+    assert done == jobs, (done, jobs)
+    return elapsed
+
+
 async def install_pgqueuer(dsn: str) -> None:
     from pgqueuer.adapters.drivers.asyncpg import AsyncpgDriver
     from pgqueuer.queries import Queries
@@ -100,19 +134,29 @@ async def install_pgqueuer(dsn: str) -> None:
         await conn.close()
 
 
-async def where_the_time_goes(pg: LocalPostgres, dsn: str, dbname: str, jobs: int) -> list[tuple[str, float]]:
+async def where_the_time_goes(
+    pg: LocalPostgres, dsn: str, dbname: str, jobs: int, batch: int = 5
+) -> list[tuple[str, float]]:
     """Server time per job inside each SQL function (pg_stat_user_functions, track_functions=all),
-    for one connection claiming and completing jobs one at a time."""
+    for one connection claiming `batch` jobs and recording them in one call, as the worker does
+    at its default concurrency."""
     pg.psql(f"alter database {dbname} set track_functions = 'all'")
     await _reset_imagefill(dsn)
     await insert_products(dsn, jobs)
     pg.psql("select pg_stat_reset()", dbname=dbname)
     conn = await asyncpg.connect(dsn)
     try:
-        for _ in range(jobs):
-            rows = await conn.fetch("select * from imagefill.claim_image_jobs('profile', 1, 120)")
+        while rows := await conn.fetch("select * from imagefill.claim_image_jobs('profile', $1, 120)", batch):
+            items = [
+                {
+                    "job_id": str(r["job_id"]),
+                    "image_status": "needs_review",
+                    "payload": json.loads(r["payload"]),
+                }
+                for r in rows
+            ]
             await conn.execute(
-                "select imagefill.complete_image_job($1, 'profile', 'needs_review')", rows[0]["job_id"]
+                "select * from imagefill.complete_image_jobs('profile', $1::jsonb)", json.dumps(items)
             )
         await asyncio.sleep(0.7)  # statistics are flushed at most once per 500 ms
         stats = await conn.fetch(
@@ -157,14 +201,21 @@ async def run(pg: LocalPostgres, report: Report, jobs: int, repeat: int) -> None
     pg.psql("create database bench_queue_pgqueuer")
     theirs_dsn = pg.dsn("bench_queue_pgqueuer")
     await install_pgqueuer(theirs_dsn)
+    pg.psql("drop database if exists bench_queue_procrastinate")
+    pg.psql("create database bench_queue_procrastinate")
+    procrastinate_dsn = pg.dsn("bench_queue_procrastinate")
+    await install_procrastinate(procrastinate_dsn)
     ours: list[float] = []
     theirs: list[float] = []
+    procrastinate: list[float] = []
     async with quiet_logs():  # our worker logs each job as in production (JSON, to /dev/null)
-        for _ in range(repeat):  # interleaved: the machine's noise hits both alike
+        for _ in range(repeat):  # interleaved: the machine's noise hits all alike
             ours.append(await imagefill_drain(ours_dsn, jobs))
             theirs.append(await pgqueuer_drain(theirs_dsn, jobs))
+            procrastinate.append(await procrastinate_drain(procrastinate_dsn, jobs))
     ours_rate = jobs / median(ours)
     theirs_rate = jobs / median(theirs)
+    procrastinate_rate = jobs / median(procrastinate)
     report.add(
         "queue",
         f"claim→complete, no-op jobs, default settings ({jobs} jobs, median of {repeat})",
@@ -173,13 +224,21 @@ async def run(pg: LocalPostgres, report: Report, jobs: int, repeat: int) -> None
         f"{ours_rate / theirs_rate:.2f}×",
         "Imagefill: concurrency 5; pgqueuer: batch_size 10, drain mode",
     )
+    report.add(
+        "queue",
+        f"same, against procrastinate ({jobs} jobs, median of {repeat})",
+        f"{ours_rate:,.0f} jobs/s",
+        f"procrastinate {procrastinate_rate:,.0f} jobs/s",
+        f"{ours_rate / procrastinate_rate:.2f}×",
+        "procrastinate 3.10: concurrency 5 (its default is 1), wait=False, LISTEN/NOTIFY on",
+    )
     report.add("queue", *await hot_updates(ours_dsn, jobs * repeat))
     profile = await where_the_time_goes(pg, ours_dsn, "bench_queue_imagefill", min(jobs, 1000))
     report.add(
         "queue",
         "where a job's server time goes (self time per job, ms)",
         "; ".join(f"{name.split('.', 1)[1]} {ms:.3f}" for name, ms in profile),
-        note="one connection, claim 1 + complete 1",
+        note="one connection, claim 5 + complete_image_jobs of those 5 (the worker's shape at concurrency 5)",
     )
 
 

@@ -28,6 +28,12 @@ class QueueSweeper(BackgroundTask):
         self._event_days = event_days
         self.sweeps = 0
 
+    def _should_start(self) -> bool:
+        if self._interval > 0:
+            return True
+        logger.info("queue_sweep_off")  # WORKER_SWEEP_SECONDS=0: pg_cron (or another worker) sweeps
+        return False
+
     async def sweep_once(self) -> dict[str, object]:
         result = await self._queue.sweep(self._done_days, self._event_days)
         self.sweeps += 1

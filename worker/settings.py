@@ -87,8 +87,9 @@ class Settings(BaseSettings):
     worker_retry_backoff_seconds: int = Field(default=30, ge=0, le=3600)
     worker_health_port: int | None = Field(default=None, ge=0, le=65535)
     # The periodic sweep: fails leases that expired on their last attempt, folds the panel
-    # counters and applies the retention policy below (0 days = keep forever).
-    worker_sweep_seconds: float = Field(default=60.0, gt=0)
+    # counters and applies the retention policy below (0 days = keep forever). 0 seconds: this
+    # worker never sweeps (pg_cron runs imagefill.sweep_image_queue instead; see README).
+    worker_sweep_seconds: float = Field(default=60.0, ge=0)
     retention_done_jobs_days: int = Field(default=30, ge=0)
     retention_events_days: int = Field(default=90, ge=0)
 
