@@ -28,6 +28,7 @@ from worker.images import (
     ImageUnavailable,
     NormalizedImage,
     cutout_png,
+    dhash,
     download_image,
 )
 from worker.logs import elapsed_ms
@@ -38,7 +39,6 @@ from worker.stages.image_search import (
     ImageSearch,
     SearchHit,
     SearchUnavailable,
-    dhash,
     hash_distance,
     hit_refusal,
     interleave,
@@ -212,7 +212,7 @@ class Pipeline:
             width=fetched.image.width,
             height=fetched.image.height,
             sha256=fetched.image.content_hash,
-            dhash=dhash(fetched.image.judge_jpeg or fetched.image.main_jpeg),
+            dhash=perceptual_hash(fetched.image),
             query=hit.query if hit else None,
             page_url=hit.page_url if hit else None,
             page_host=(hit.host or (urlsplit(hit.page_url).hostname if hit.page_url else None))
@@ -422,7 +422,7 @@ class Pipeline:
         known = [c.dhash for c in outcome.candidates if c.dhash]
         kept: list[tuple[SearchHit, FetchedImage]] = []
         for hit, image in fetched:
-            picture_hash = dhash(image.image.judge_jpeg or image.image.main_jpeg)
+            picture_hash = perceptual_hash(image.image)
             if any(hash_distance(picture_hash, r) <= DUPLICATE_DISTANCE for r in rejected):
                 outcome.events.append(
                     StageEvent(
@@ -663,6 +663,11 @@ class Pipeline:
 # come back. Wider than DUPLICATE_DISTANCE (which decides what to judge and pay for once): a scaled
 # copy measured 22 bits away; different packages measure 50+ (of 256).
 REJECTED_PICTURE_DISTANCE = 32
+
+
+def perceptual_hash(image: NormalizedImage) -> str:
+    """The picture's dhash: made in the image pool with the picture (a hand-built one: here)."""
+    return image.picture_hash or dhash(image.judge_jpeg or image.main_jpeg)
 
 
 def is_rejected_picture(

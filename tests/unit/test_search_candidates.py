@@ -6,12 +6,12 @@ from io import BytesIO
 
 from PIL import Image
 
+from worker.images import dhash
 from worker.offline.image_host import synthesize_product_image
 from worker.offline.marks import Mark
 from worker.stages.image_search import (
     DUPLICATE_DISTANCE,
     SearchHit,
-    dhash,
     hash_distance,
     hit_refusal,
     interleave,

@@ -14,13 +14,11 @@ from __future__ import annotations
 import asyncio
 import random
 from dataclasses import dataclass
-from io import BytesIO
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import aiohttp
 from loguru import logger
-from PIL import Image
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from worker.stages.openfoodfacts import _retry_after_seconds
@@ -200,24 +198,6 @@ def hit_refusal(
     if hit.width and hit.height and max(hit.width, hit.height) < min_side:
         return f"pequena demais ({hit.width}x{hit.height}, mínimo {min_side} px)"
     return None
-
-
-HASH_SIDE = 16
-
-
-def dhash(image_bytes: bytes) -> str:
-    """256-bit difference hash (Pillow only): equal or near for the same picture resized or
-    recompressed, so one picture found on two sites is judged, paid for and shown once."""
-    with Image.open(BytesIO(image_bytes)) as opened:
-        opened.draft("L", (HASH_SIDE * 4, HASH_SIDE * 4))  # JPEG: decode at a fraction of the size
-        small = opened.convert("L").resize((HASH_SIDE + 1, HASH_SIDE), Image.Resampling.LANCZOS)
-    pixels = small.tobytes()  # mode L: one byte per pixel
-    bits = 0
-    for row in range(HASH_SIDE):
-        for col in range(HASH_SIDE):
-            index = row * (HASH_SIDE + 1) + col
-            bits = (bits << 1) | int(pixels[index] > pixels[index + 1])
-    return f"{bits:0{HASH_SIDE * HASH_SIDE // 4}x}"
 
 
 def hash_distance(a: str, b: str) -> int:
