@@ -200,7 +200,7 @@ class Runner:
             return 0
         claimed_at = time.monotonic()
         for job in jobs:
-            job_id = UUID(str(job.job_id))
+            job_id = job.job_id
             self._lease_valid_until[job_id] = claimed_at + self.queue.lease_seconds - self._lease_margin
             task = asyncio.create_task(self._handle(job), name=f"job-{job_id}")
             self.active[job_id] = (job, task)
@@ -210,7 +210,7 @@ class Runner:
         return len(jobs)
 
     async def _handle(self, job: ClaimedJob) -> None:
-        job_id = UUID(str(job.job_id))
+        job_id = job.job_id
         started = time.monotonic()
         try:
             try:
@@ -268,7 +268,7 @@ class Runner:
         ours (the work itself is never redone). When an earlier try may have committed before its
         answer was lost, a lease-lost refusal is checked against the row: a job that is no longer
         running, and that nobody else could have taken while our lease lasted, was recorded by us."""
-        job_id = UUID(str(job.job_id))
+        job_id = job.job_id
         delay = 0.2
         uncertain = False
         while True:
