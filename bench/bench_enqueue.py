@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
+from pathlib import Path
 
 import asyncpg
 
@@ -55,8 +56,18 @@ create table public.products (id uuid primary key default gen_random_uuid(), nam
 """
 
 
-async def time_bulk_insert(dsn: str, rows: int, expect_jobs: bool = True) -> tuple[float, int]:
-    """Seconds for one INSERT of `rows` products (commit included), and notifications received."""
+def backend_cpu_seconds(pid: int) -> float | None:
+    """CPU time a server process has run so far (Linux schedstat, ns), or None where it cannot
+    be read. The cluster is local: on a shared machine this moves far less than wall time."""
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+async def time_bulk_insert(dsn: str, rows: int, expect_jobs: bool = True) -> tuple[float, float | None, int]:
+    """Seconds for one INSERT of `rows` products (commit included), the server process's CPU
+    seconds for it, and notifications received."""
     listener = await asyncpg.connect(dsn)
     writer = await asyncpg.connect(dsn)
     received: list[str] = []
@@ -72,6 +83,7 @@ async def time_bulk_insert(dsn: str, rows: int, expect_jobs: bool = True) -> tup
         await writer.execute("truncate public.products cascade")
         names = [f"Produto {i}" for i in range(rows)]
         eans = [ean13(i) for i in range(rows)]
+        cpu_before = backend_cpu_seconds(writer.get_server_pid())
         started = time.perf_counter()
         await writer.execute(
             "insert into public.products (name, ean) select * from unnest($1::text[], $2::text[])",
@@ -79,12 +91,14 @@ async def time_bulk_insert(dsn: str, rows: int, expect_jobs: bool = True) -> tup
             eans,
         )
         elapsed = time.perf_counter() - started
+        cpu_after = backend_cpu_seconds(writer.get_server_pid())
+        cpu = cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else None
         await writer.execute("select pg_notify('imagefill_jobs', 'marker')")
         await asyncio.wait_for(marker_seen.wait(), timeout=60)
         if expect_jobs:
             jobs = await writer.fetchval("select count(*) from public.image_jobs")
             assert jobs == rows, f"expected {rows} jobs, got {jobs}"
-        return elapsed, len(received) - 1
+        return elapsed, cpu, len(received) - 1
     finally:
         await listener.close()
         await writer.close()
@@ -105,13 +119,16 @@ async def run(pg: LocalPostgres, report: Report, rows: int, repeat: int) -> None
     dsns["bare_table"] = pg.dsn("bench_enqueue_bare_table")
 
     results: dict[str, list[float]] = {name: [] for name in VARIANTS}
+    cpu: dict[str, list[float]] = {name: [] for name in VARIANTS}
     notifications: dict[str, int] = {}
     for _ in range(repeat):
         for name in VARIANTS:  # interleaved so machine noise hits every variant alike
-            elapsed, notified = await time_bulk_insert(
+            elapsed, used, notified = await time_bulk_insert(
                 dsns[name], rows, expect_jobs=name in ("statement_level", "row_level")
             )
             results[name].append(elapsed)
+            if used is not None:
+                cpu[name].append(used)
             notifications[name] = notified
 
     t = {name: median(values) for name, values in results.items()}
@@ -137,6 +154,16 @@ async def run(pg: LocalPostgres, report: Report, rows: int, repeat: int) -> None
         f"{t['statement_level'] / t['bare_table']:.2f}× / {t['no_triggers'] / t['bare_table']:.2f}×",
         "the second ratio is the generated gtin column and the image columns, indexes and checks",
     )
+    if all(cpu.values()):
+        c = {name: median(values) * 1000 for name, values in cpu.items()}
+        report.add(
+            "bulk enqueue",
+            "server CPU of the same INSERT (the backend process; less noisy than wall time)",
+            f"Imagefill triggers {c['statement_level']:.0f} ms, row-level {c['row_level']:.0f} ms",
+            f"without triggers {c['no_triggers']:.0f} ms, bare table {c['bare_table']:.0f} ms",
+            f"overhead {c['statement_level'] / c['no_triggers']:.2f}×",
+            "wall time adds the client's parameters, the commit and the network to every variant alike",
+        )
 
 
 async def main(rows: int, repeat: int) -> None:

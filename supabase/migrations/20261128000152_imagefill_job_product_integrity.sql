@@ -57,7 +57,8 @@ declare
 begin
   -- Only products that are missing or that another transaction wrote need the check above. A
   -- product row this transaction wrote cannot be deleted by anyone else before we commit: that
-  -- is every job of a bulk insert, so it costs one join and no lock.
+  -- is every job of a bulk insert, so it costs one join and no lock. (xmin is 32 bits: a row
+  -- frozen 2^32 transactions ago can look like ours; it then skips only the lock, not the check.)
   select array_agg(distinct j.product_id) into v_check
     from new_jobs j
     left join public.products p on p.id = j.product_id
