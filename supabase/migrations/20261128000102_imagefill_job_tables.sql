@@ -82,9 +82,8 @@ create or replace trigger image_job_events_append_only
 
 -- Candidates a person rejected: never proposed for that product again.
 create table if not exists public.image_rejected_candidates (
-  -- Belongs to a product of public.products: enforced by the statement-level triggers of
-  -- 53_job_product_integrity.sql (a foreign key cost a query and a row lock per job).
-  product_id uuid not null,
+  -- A person's rejection is rare: a plain foreign key costs nothing that matters here.
+  product_id uuid not null references public.products (id) on delete cascade,
   url text not null,
   reason text,
   rejected_by uuid,

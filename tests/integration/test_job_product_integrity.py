@@ -208,3 +208,24 @@ async def test_deleting_a_product_finds_its_jobs_by_index(
         assert '"Index Name": "image_jobs_product_idx"' in plan, plan
     finally:
         await conn.execute("reset enable_seqscan")
+
+
+async def test_rejected_candidates_belong_to_existing_products(
+    catalogue_db: MigratedDatabase, conn: asyncpg.Connection
+) -> None:
+    """A rejection is rare, so it keeps its plain foreign key: it goes with its product, and one
+    for a product that does not exist is refused."""
+    c = catalogue_db.catalogue
+    (product,) = await insert_products(conn, c, [("FK rejeitada", ean13(4410))])
+    insert = (
+        "insert into public.image_rejected_candidates (product_id, url)"
+        f" values ($1::text::{c.table.id_type}, 'https://cdn.example/ruim.jpg')"
+    )
+    await conn.execute(insert, product)
+    with pytest.raises(asyncpg.ForeignKeyViolationError):
+        await conn.execute(insert, _other_key(catalogue_db))
+    await conn.execute(f"delete from {c.qualified} where {c.id}::text = $1", product)
+    left = await conn.fetchval(
+        "select count(*) from public.image_rejected_candidates where product_id::text = $1", product
+    )
+    assert left == 0
