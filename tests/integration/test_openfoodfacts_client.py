@@ -165,3 +165,18 @@ async def test_redirects_to_internal_addresses_are_refused(
         )
         with pytest.raises(OffInvalidResponse, match=r"bloqueado|não canônico"):
             await client.fetch_from_open_food_facts("22007377")
+
+
+async def test_the_stand_in_answers_only_the_fields_asked_for_as_off_does(services: OfflineServices) -> None:
+    """The client reads its product from an answer cut to `fields=` (as real OFF cuts it, a few KB
+    instead of the whole product), so it never depends on a field it did not ask for."""
+    import aiohttp
+
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(
+            f"{services.off_base_url}/api/v2/product/5601077161035", params={"fields": "code,product_name"}
+        ) as response,
+    ):
+        answer = await response.json()
+    assert answer["status"] == 1 and set(answer["product"]) == {"code", "product_name"}

@@ -42,6 +42,16 @@ def load_fixtures() -> dict[str, dict[str, Any]]:
     return products
 
 
+def only_requested_fields(answer: dict[str, Any], fields: str | None) -> dict[str, Any]:
+    """As OFF does with `?fields=a,b`: the product object keeps only those keys (the envelope,
+    code and status, stays). Without the parameter, the whole product."""
+    product = answer.get("product")
+    if not fields or not isinstance(product, dict):
+        return answer
+    wanted = {name.strip() for name in fields.split(",") if name.strip()}
+    return {**answer, "product": {k: v for k, v in product.items() if k in wanted}}
+
+
 def _rewrite_hosts(value: Any, image_base_url: str) -> Any:
     if isinstance(value, str):
         for host in OFF_IMAGE_HOSTS:
@@ -135,7 +145,9 @@ class OpenFoodFactsStandIn:
         self.requests.append(RecordedRequest(code, request.headers.get("User-Agent", ""), time.time()))
         if code not in self.sister_products:
             return web.json_response({**self._not_found_template, "code": code}, status=404)
-        return web.json_response(self.sister_products[code])
+        return web.json_response(
+            only_requested_fields(self.sister_products[code], request.query.get("fields"))
+        )
 
     def add_sister_product(self, code: str, based_on: str, **changes: Any) -> None:
         """A product only a sister database holds (e.g. a shampoo on Open Beauty Facts)."""
@@ -154,4 +166,4 @@ class OpenFoodFactsStandIn:
         product = self._lookup(code)
         if product is None:
             return web.json_response({**self._not_found_template, "code": code}, status=not_found_status)
-        return web.json_response(product)
+        return web.json_response(only_requested_fields(product, request.query.get("fields")))
