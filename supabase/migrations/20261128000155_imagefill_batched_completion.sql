@@ -10,6 +10,18 @@
 -- through complete_image_job itself, one at a time, so each rule lives in one place. An item the
 -- database refuses (lease lost IF001, invalid outcome IF002, rejected candidate IF003, a bad
 -- value, a broken constraint) is answered with its error code and message; the others are still recorded.
+-- One item of the batch: complete_image_job's arguments, as text where the database checks them
+-- (an invalid status or source is that item's error, not the whole call's).
+do $$
+begin
+  if to_regtype('imagefill.job_completion') is null then
+    create type imagefill.job_completion as (
+      job_id uuid, image_status text, image_url text, image_source text, image_confidence numeric,
+      candidates jsonb, events jsonb, result jsonb, payload jsonb);
+  end if;
+end
+$$;
+
 create or replace function imagefill.complete_image_jobs(p_worker text, p_items jsonb)
 returns table (job_id uuid, outcome text, error_code text, error_message text)
 language plpgsql
@@ -23,7 +35,8 @@ set enable_bitmapscan = off
 as $$
 #variable_conflict use_column
 declare
-  v_items jsonb := coalesce(p_items, '[]'::jsonb);
+  v_items imagefill.job_completion[] := array(
+    select jsonb_populate_recordset(null::imagefill.job_completion, coalesce(p_items, '[]'::jsonb)));
   v_ids uuid[];
   v_fast uuid[];
   v_item record;
@@ -32,7 +45,7 @@ begin
   if p_worker is null or p_worker = '' then
     raise exception 'p_worker is required' using errcode = '22023';
   end if;
-  select array_agg(distinct (e ->> 'job_id')::uuid) into v_ids from jsonb_array_elements(v_items) e;
+  select array_agg(distinct x.job_id) into v_ids from unnest(v_items) x;
   if v_ids is null then
     return;
   end if;
@@ -46,12 +59,7 @@ begin
 
   -- Items the set-based path may write (see above); ids seen twice in the batch never are.
   select array_agg(i.job_id) into v_fast
-    from (
-      select x.job_id, x.image_status, x.image_url, x.image_source, x.image_confidence, x.payload,
-             count(*) over (partition by x.job_id) as copies
-        from jsonb_to_recordset(v_items) as x(job_id uuid, image_status text, image_url text,
-                                              image_source text, image_confidence numeric, payload jsonb)
-    ) i
+    from (select x.*, count(*) over (partition by x.job_id) as copies from unnest(v_items) x) i
     join public.image_jobs j on j.id = i.job_id
     join public.products p on p.id = j.product_id
    where i.copies = 1
@@ -59,8 +67,8 @@ begin
      and (i.payload is null or j.payload = i.payload)
      and (i.image_status = 'needs_review'
           or (i.image_status = 'ok' and i.image_url is not null and i.image_confidence is not null
-              and i.image_source in ('openfoodfacts', 'search_api', 'browser', 'manual')))
-     and (i.image_source is null or i.image_source in ('openfoodfacts', 'search_api', 'browser', 'manual'))
+              and i.image_source is not null))
+     and (i.image_source is null or i.image_source = any (enum_range(null::public.image_source)::text[]))
      and (i.image_confidence is null or i.image_confidence between 0 and 1)
      and not (j.kind = 'enrich' and j.payload ? 'gtin' and j.payload ->> 'gtin' is distinct from p.gtin)
      and not (j.kind = 'enrich' and p.image_status = 'ok' and p.image_reviewed_by is not null
@@ -78,8 +86,7 @@ begin
              x.image_source::public.image_source as image_source, x.image_confidence,
              coalesce(x.candidates, '[]'::jsonb) as candidates, coalesce(x.events, '[]'::jsonb) as events,
              coalesce(x.result, '{}'::jsonb) as result, j.product_id
-        from jsonb_to_recordset(v_items) as x(job_id uuid, image_status text, image_url text, image_source text,
-                                              image_confidence numeric, candidates jsonb, events jsonb, result jsonb)
+        from unnest(v_items) x
         join public.image_jobs j on j.id = x.job_id
        where x.job_id = any (v_fast)
     ),
@@ -117,15 +124,13 @@ begin
     perform imagefill.as_automation(false);
 
     return query select i.job_id, i.image_status, null::text, null::text
-      from jsonb_to_recordset(v_items) as i(job_id uuid, image_status text)
+      from unnest(v_items) i
      where i.job_id = any (v_fast);
   end if;
 
   -- Everything else, one at a time, with complete_image_job's own rules and errors.
   for v_item in
-    select x.* from jsonb_to_recordset(v_items) as x(job_id uuid, image_status text, image_url text,
-                                                      image_source text, image_confidence numeric,
-                                                      candidates jsonb, events jsonb, result jsonb, payload jsonb)
+    select x.* from unnest(v_items) x
      where not (x.job_id = any (coalesce(v_fast, '{}'::uuid[])))
   loop
     job_id := v_item.job_id;
