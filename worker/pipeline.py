@@ -676,7 +676,7 @@ def is_rejected_picture(
     """The same picture (resized, recompressed, at another URL) as one of `hashes`."""
     if not hashes:
         return False
-    picture = dhash(image.main_jpeg)
+    picture = perceptual_hash(image)
     return any(hash_distance(picture, known) <= distance for known in hashes)
 
 
