@@ -24,12 +24,12 @@ _TRANSIENT_SQLSTATE_CLASSES = ("08", "53", "57")
 # What a call onto the database raises while the server restarts or the network drops. asyncpg's
 # InternalClientError ("another operation is in progress") is a connection caught half-way through
 # an error when the server went away; it is not an InterfaceError, so it is named here.
-DATABASE_FAULTS: tuple[type[BaseException], ...] = (
-    asyncpg.PostgresError,
+_CONNECTION_FAULTS: tuple[type[BaseException], ...] = (
     OSError,
     asyncpg.InterfaceError,
     asyncpg.InternalClientError,
 )
+DATABASE_FAULTS: tuple[type[BaseException], ...] = (asyncpg.PostgresError, *_CONNECTION_FAULTS)
 
 
 class LeaseLost(Exception):
@@ -47,7 +47,7 @@ class CompletionRefused(Exception):
 
 def is_transient_db_error(exc: BaseException) -> bool:
     """True when the same call may succeed once the database is back (restart, outage, network)."""
-    if isinstance(exc, OSError | TimeoutError | asyncpg.InterfaceError | asyncpg.InternalClientError):
+    if isinstance(exc, (*_CONNECTION_FAULTS, TimeoutError)):
         return True
     sqlstate = getattr(exc, "sqlstate", None)
     return isinstance(exc, asyncpg.PostgresError) and str(sqlstate or "")[:2] in _TRANSIENT_SQLSTATE_CLASSES
