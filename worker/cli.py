@@ -376,7 +376,7 @@ def describe_oldest(job: dict[str, Any]) -> str:
 @app.command()
 def status(database: DatabaseOption = None) -> None:
     """Contagens por status, etapas ativas, tokens e custo, o job mais antigo e as falhas."""
-    from worker.backfill import catalogue_status
+    from worker.backfill import FAILURES_DAYS, catalogue_status
 
     dsn = database_url(database)
     state = run_async(catalogue_status(dsn), dsn)
@@ -399,7 +399,7 @@ def status(database: DatabaseOption = None) -> None:
         _print_stage_plan(settings)
         _print_usage(state["usage"], settings)
     if state["failures"]:
-        failures = Table("último erro", "jobs", title="Falhas")
+        failures = Table("último erro", "jobs", title=f"Falhas nos últimos {FAILURES_DAYS} dias")
         for row in state["failures"]:
             failures.add_row(row["last_error"], str(row["jobs"]))
         console.print(failures)
@@ -417,6 +417,25 @@ def parse_key(product_id: str, key_type: str) -> object:
             f"ID inválido: {product_id!r} não é um {key_type} (o tipo da chave do seu catálogo)."
         ) from None
     return product_id
+
+
+async def call_product_rpc(
+    conn: asyncpg.Connection, function: str, product_id: str, *args: object
+) -> dict[str, object]:
+    """Calls a review RPC whose first argument is a product id, as the panel does, and returns its
+    jsonb answer. The key's type depends on the rendering (uuid, bigint, ...): the function's own
+    signature says which, so a malformed id is one clear line, not a cast error."""
+    key_type = await conn.fetchval(
+        "select format_type(p.proargtypes[0], null) from pg_proc p where p.oid = $1::regproc", function
+    )
+    key = parse_key(product_id, str(key_type))
+    params = "".join(f", ${i + 2}" for i in range(len(args)))
+    try:
+        answer = await conn.fetchval(f"select {function}($1::text::{key_type}{params})", key, *args)
+    except asyncpg.PostgresError as exc:
+        raise fail(postgres_message(exc)) from None
+    result: dict[str, object] = json.loads(answer)
+    return result
 
 
 def _settings_for_status(database: str | None) -> Settings | None:
@@ -479,21 +498,7 @@ def enqueue(
     async def call() -> dict[str, object]:
         conn = await connect_migrated(dsn)
         try:
-            # The key's type depends on the rendering (uuid, bigint, ...): ask the catalogue.
-            key_type = await conn.fetchval(
-                "select format_type(p.proargtypes[0], null) from pg_proc p"
-                " where p.oid = 'public.enqueue_product_image'::regproc"
-            )
-            key = parse_key(product_id, str(key_type))
-            try:
-                result: dict[str, object] = json.loads(
-                    await conn.fetchval(
-                        f"select public.enqueue_product_image($1::text::{key_type}, $2)", key, force
-                    )
-                )
-            except asyncpg.PostgresError as exc:
-                raise fail(postgres_message(exc)) from None
-            return result
+            return await call_product_rpc(conn, "public.enqueue_product_image", product_id, force)
         finally:
             await conn.close()
 
@@ -680,17 +685,7 @@ def browse(
     async def call() -> tuple[dict[str, object], list[dict[str, object]]]:
         conn = await connect_migrated(settings.database_url)
         try:
-            key_type = await conn.fetchval(
-                "select format_type(p.proargtypes[0], null) from pg_proc p"
-                " where p.oid = 'public.request_browser_search'::regproc"
-            )
-            key = parse_key(product_id, str(key_type))
-            try:
-                request: dict[str, object] = json.loads(
-                    await conn.fetchval(f"select public.request_browser_search($1::text::{key_type})", key)
-                )
-            except asyncpg.PostgresError as exc:
-                raise fail(postgres_message(exc)) from None
+            request = await call_product_rpc(conn, "public.request_browser_search", product_id)
             job_id = request["job_id"]
 
             async def finished() -> bool:

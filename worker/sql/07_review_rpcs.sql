@@ -315,6 +315,29 @@ begin
 end
 $$;
 
+-- The one active job of a kind for a product: a new one, or the one already queued or running
+-- (a person clicking twice, or the panel and the CLI at once, never makes two).
+create or replace function imagefill.add_active_job(
+  p_product_id {{id_type}}, p_kind public.image_job_kind, p_payload jsonb,
+  out job_id uuid, out created boolean
+)
+language plpgsql
+set search_path = ''
+as $$
+begin
+  insert into public.image_jobs (product_id, kind, payload)
+  values (p_product_id, p_kind, p_payload)
+  on conflict (product_id, kind) where status in ('queued', 'running') do nothing
+  returning id into job_id;
+  created := job_id is not null;
+  if not created then
+    select j.id into job_id from public.image_jobs j
+     where j.product_id = p_product_id and j.kind = p_kind and j.status in ('queued', 'running');
+  end if;
+end
+$$;
+revoke all on function imagefill.add_active_job({{id_type}}, public.image_job_kind, jsonb) from public;
+
 create or replace function public.enqueue_product_image(p_product_id {{id_type}}, p_force boolean default false)
 returns jsonb
 language plpgsql
@@ -324,6 +347,7 @@ as $$
 declare
   v_product record;
   v_job_id uuid;
+  v_created boolean;
 begin
   perform imagefill.assert_image_operator();
   select * into v_product from imagefill.product_for_review(p_product_id);
@@ -336,14 +360,10 @@ begin
                               'reason', 'O produto já tem imagem; use p_force => true para buscar de novo.');
   end if;
 
-  insert into public.image_jobs (product_id, kind, payload)
-  values (p_product_id, 'enrich', jsonb_build_object('gtin', v_product.gtin, 'force', coalesce(p_force, false)))
-  on conflict (product_id, kind) where status in ('queued', 'running') do nothing
-  returning id into v_job_id;
-
-  if v_job_id is null then
-    select j.id into v_job_id from public.image_jobs j
-     where j.product_id = p_product_id and j.kind = 'enrich' and j.status in ('queued', 'running');
+  select a.job_id, a.created into v_job_id, v_created
+    from imagefill.add_active_job(p_product_id, 'enrich',
+           jsonb_build_object('gtin', v_product.gtin, 'force', coalesce(p_force, false))) a;
+  if not v_created then
     return jsonb_build_object('enqueued', false, 'product_id', p_product_id, 'job_id', v_job_id,
                               'reason', 'Já existe um job ativo para este produto.');
   end if;

@@ -15,6 +15,7 @@ as $$
 declare
   v_product record;
   v_job_id uuid;
+  v_created boolean;
 begin
   perform imagefill.assert_image_operator();
   select * into v_product from imagefill.product_for_review(p_product_id);
@@ -24,14 +25,10 @@ begin
       using errcode = '22023', hint = 'Para trocar a imagem, cole a URL da nova no painel.';
   end if;
 
-  insert into public.image_jobs (product_id, kind, payload)
-  values (p_product_id, 'browser', jsonb_build_object('requested_by', auth.uid(), 'gtin', v_product.gtin))
-  on conflict (product_id, kind) where status in ('queued', 'running') do nothing
-  returning id into v_job_id;
-
-  if v_job_id is null then
-    select j.id into v_job_id from public.image_jobs j
-     where j.product_id = p_product_id and j.kind = 'browser' and j.status in ('queued', 'running');
+  select a.job_id, a.created into v_job_id, v_created
+    from imagefill.add_active_job(p_product_id, 'browser',
+           jsonb_build_object('requested_by', auth.uid(), 'gtin', v_product.gtin)) a;
+  if not v_created then
     return jsonb_build_object('enqueued', false, 'product_id', p_product_id, 'job_id', v_job_id,
                               'reason', 'Já existe uma busca no navegador pendente para este produto.');
   end if;
