@@ -94,6 +94,28 @@ async def timed(call: Callable[[], Awaitable[object]]) -> float:
     return time.perf_counter() - started
 
 
+@dataclass(frozen=True)
+class CpuTime:
+    """CPU seconds used so far: by the whole machine (every core's busy time, so the database's
+    backends count too) and by this Python process."""
+
+    machine: float
+    process: float
+
+    @staticmethod
+    def now() -> CpuTime:
+        ticks = os.sysconf("SC_CLK_TCK")
+        # steal is time the hypervisor gave to someone else: not ours
+        user, nice, system, _idle, _iowait, irq, softirq = (
+            int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8]
+        )
+        own = os.times()
+        return CpuTime((user + nice + system + irq + softirq) / ticks, own.user + own.system)
+
+    def __sub__(self, earlier: CpuTime) -> CpuTime:
+        return CpuTime(self.machine - earlier.machine, self.process - earlier.process)
+
+
 def machine() -> str:
     cpu = "?"
     try:

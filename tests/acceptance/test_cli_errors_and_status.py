@@ -128,3 +128,39 @@ async def test_status_describes_the_oldest_waiting_job(
 )
 def test_ages_read_as_words(age: timedelta, words: str) -> None:
     assert age_in_words(age) == words
+
+
+async def test_status_groups_the_last_weeks_failures_by_error(
+    fresh_db: MigratedDatabase, db_conn: asyncpg.Connection, tmp_path: Path
+) -> None:
+    await db_conn.execute(
+        "insert into public.products (name, ean)"
+        " select 'P' || i, e from unnest($1::text[]) with ordinality as t(e, i)",
+        [ean13(50 + i) for i in range(4)],
+    )
+    # Set-up only: three failed jobs this week (two errors), one failed long ago.
+    await db_conn.execute(
+        """
+        update public.image_jobs j
+           set status = 'failed', attempts = 5, finished_at = now() - x.age,
+               last_error = x.error
+          from (values ('P1', 'OFF fora do ar', interval '1 hour'),
+                       ('P2', 'OFF fora do ar', interval '2 days'),
+                       ('P3', 'imagem corrompida', interval '6 days'),
+                       ('P4', 'erro de um mês atrás', interval '30 days')) as x(name, error, age),
+               public.products p
+         where p.name = x.name and j.product_id = p.id
+        """
+    )
+    result = await imagefill(bare_env(tmp_path), tmp_path, "status", "--database-url", fresh_db.dsn)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "Falhas nos últimos 7 dias" in out, out
+    lines = {
+        line.split("│")[1].strip(): line.split("│")[2].strip()
+        for line in out.splitlines()
+        if line.count("│") == 3
+    }
+    assert lines.get("OFF fora do ar") == "2", out
+    assert lines.get("imagem corrompida") == "1", out
+    assert "erro de um mês atrás" not in out, out
