@@ -6,7 +6,9 @@ All drain the same number of jobs from the same Postgres cluster, interleaved: I
 a pipeline that returns at once; pgqueuer's `QueueManager.run(mode=drain)` with its default batch;
 procrastinate's worker with `wait=False` (drain) at the same concurrency 5 (its default is 1).
 Imagefill's jobs do more per job by design (the product row shows `fetching`, the result and an
-event row are written): the comparison is of what each system needs to move one job.
+event row are written): the comparison is of what each system needs to move one job. A third,
+interleaved Imagefill run in its own database does only a queue's writes (`strip_to_queue_writes`),
+to tell what those promises cost from what the engine itself costs.
 """
 
 from __future__ import annotations
@@ -173,6 +175,36 @@ async def where_the_time_goes(
     return [(r["name"], r["self_time"] / jobs) for r in stats]
 
 
+async def strip_to_queue_writes(dsn: str) -> None:
+    """An experiment, in a database of its own: the same engine doing only a queue's writes (the
+    job row claimed, then finished). The claim no longer marks the product `fetching`, the
+    completion writes neither the product nor an event row, and the counters' update triggers are
+    off. What the full run costs more is what those promises cost; the rest of the gap to
+    pgqueuer is the engine's own (Python and the functions' overhead)."""
+    conn = await asyncpg.connect(dsn)
+
+    async def patched(signature: str, *edits: tuple[str, str]) -> None:
+        definition = await conn.fetchval("select pg_get_functiondef($1::regprocedure)", signature)
+        for before, after in edits:
+            assert definition.count(before) == 1, f"{signature}: {before!r} not found once"
+            definition = definition.replace(before, after)
+        await conn.execute(definition)
+
+    try:
+        await patched(
+            "imagefill.claim_image_jobs(text, integer, integer, public.image_job_kind[], uuid)",
+            ("and c.kind = 'enrich' and p.image_status <> 'fetching'", "and false"),
+        )
+        await patched(
+            "imagefill.complete_image_jobs(text, jsonb)",
+            ("where p.id = i.product_id\n    ),", "where false\n    ),"),
+            ("order by i.job_id, e.ordinality", "where false"),
+        )
+        await conn.execute("alter table public.image_jobs disable trigger image_jobs_tally_update")
+    finally:
+        await conn.close()
+
+
 async def hot_updates(dsn: str, jobs: int) -> tuple[str, str, str, str, str]:
     """Why image_jobs keeps fillfactor 100: how many of the drain's updates were HOT."""
     conn = await asyncpg.connect(dsn)
@@ -201,6 +233,8 @@ async def hot_updates(dsn: str, jobs: int) -> tuple[str, str, str, str, str]:
 
 async def run(pg: LocalPostgres, report: Report, jobs: int, repeat: int) -> None:
     ours_dsn = await migrated_database(pg, "bench_queue_imagefill")
+    stripped_dsn = await migrated_database(pg, "bench_queue_stripped")
+    await strip_to_queue_writes(stripped_dsn)
     pg.psql("drop database if exists bench_queue_pgqueuer")
     pg.psql("create database bench_queue_pgqueuer")
     theirs_dsn = pg.dsn("bench_queue_pgqueuer")
@@ -212,6 +246,7 @@ async def run(pg: LocalPostgres, report: Report, jobs: int, repeat: int) -> None
     ours: list[float] = []
     theirs: list[float] = []
     procrastinate: list[float] = []
+    stripped: list[float] = []
     ours_cpu: list[CpuTime] = []
     theirs_cpu: list[CpuTime] = []
     async with quiet_logs():  # our worker logs each job as in production (JSON, to /dev/null)
@@ -219,6 +254,7 @@ async def run(pg: LocalPostgres, report: Report, jobs: int, repeat: int) -> None
             elapsed, cpu = await imagefill_drain(ours_dsn, jobs)
             ours.append(elapsed)
             ours_cpu.append(cpu)
+            stripped.append((await imagefill_drain(stripped_dsn, jobs))[0])
             elapsed, cpu = await pgqueuer_drain(theirs_dsn, jobs)
             theirs.append(elapsed)
             theirs_cpu.append(cpu)
@@ -241,6 +277,17 @@ async def run(pg: LocalPostgres, report: Report, jobs: int, repeat: int) -> None
         f"procrastinate {procrastinate_rate:,.0f} jobs/s",
         f"{ours_rate / procrastinate_rate:.2f}×",
         "procrastinate 3.10: concurrency 5 (its default is 1), wait=False, LISTEN/NOTIFY on",
+    )
+    stripped_rate = jobs / median(stripped)
+    report.add(
+        "queue",
+        "same engine doing only a queue's writes (experiment: no `fetching`, no product result,"
+        " no event row, no job counters)",
+        f"{stripped_rate:,.0f} jobs/s",
+        f"pgqueuer {theirs_rate:,.0f} jobs/s",
+        f"{stripped_rate / theirs_rate:.2f}×",
+        f"the full job runs at {ours_rate / stripped_rate:.2f}× this: that is what those writes cost;"
+        " the rest of the gap is the engine's own (Python per job, the SQL functions' overhead)",
     )
     ours_ms = median([c.machine for c in ours_cpu]) / jobs * 1000
     theirs_ms = median([c.machine for c in theirs_cpu]) / jobs * 1000

@@ -199,11 +199,18 @@ def schema_inspect(database: DatabaseOption = None) -> None:
         console.print(view)
         for c in candidates:
             if c.key_column and c.likely_name and c.likely_ean:
+                # Without a brand column of its own the render adds `brand`: say so rather than guess.
+                brand = f"--brand-column {c.likely_brand} " if c.likely_brand else ""
                 console.print(
                     f"sugestão: imagefill schema render --schema {c.schema} --table {c.table} "
                     f"--id-column {c.key_column} --id-type {c.key_type} --name-column {c.likely_name} "
-                    f"--ean-column {c.likely_ean} --one-file --out supabase/migrations"
+                    f"{brand}--ean-column {c.likely_ean} --one-file --out supabase/migrations"
                 )
+                if not c.likely_brand:
+                    console.print(
+                        f"  (nenhuma coluna de marca reconhecida em {c.table}: a migration cria `brand`;"
+                        " se a marca está noutra coluna, passe --brand-column)"
+                    )
 
     run_async(run(), dsn)
 

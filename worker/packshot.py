@@ -10,7 +10,8 @@ Cost: everything here runs in the image pool's threads, so it must leave the GIL
 operations do, and the edge-connected fill is numpy over whole rows and columns (a pure-Python
 flood fill held the GIL for 12-28 ms per picture). The PNG keeps zlib's default level 6: the
 cutout is made once per approved product and downloaded by every shelf that shows it; level 1
-saved ~35-60% of the encode's CPU but made the file 35-65% larger (bench/bench_e2e.py prints both).
+saved ~35-60% of the encode's CPU but made the file 35-65% larger (measured while writing this,
+on the bench's packshots; not part of `make bench`).
 """
 
 from __future__ import annotations

@@ -209,14 +209,16 @@ class TableCandidate:
     text_columns: list[str]
     likely_name: str | None
     likely_ean: str | None
+    likely_brand: str | None = None
 
 
 _NAME_HINTS = ("name", "nome", "descricao", "description", "title", "titulo")
 _EAN_HINTS = ("ean", "gtin", "barcode", "codigo_barras", "cod_barras", "upc", "codigo")
+_BRAND_HINTS = ("brand", "marca", "fabricante", "manufacturer")
 
 
 async def inspect_catalogue_tables(conn: asyncpg.Connection) -> list[TableCandidate]:
-    """Lists user tables with a single-column key and text columns, guessing name/EAN columns."""
+    """Lists user tables with a single-column key and text columns, guessing name/EAN/brand columns."""
     rows = await conn.fetch(
         """
         select n.nspname as schema, c.relname as table, c.reltuples::bigint as rows,
@@ -255,6 +257,7 @@ async def inspect_catalogue_tables(conn: asyncpg.Connection) -> list[TableCandid
                 text_columns=text_columns,
                 likely_name=_guess(text_columns, _NAME_HINTS),
                 likely_ean=_guess(text_columns, _EAN_HINTS),
+                likely_brand=_guess(text_columns, _BRAND_HINTS),
             )
         )
     return candidates

@@ -62,7 +62,7 @@ def test_inspect_suggests_the_render_command(templates: Templates) -> None:
     assert result.returncode == 0, result.stderr
     assert "public.produtos" in result.stdout
     assert "--table produtos --id-column id --id-type bigint --name-column descricao" in result.stdout
-    assert "--ean-column codigo_barras" in result.stdout
+    assert "--brand-column marca --ean-column codigo_barras" in result.stdout
 
 
 def test_migrate_applies_then_reports_nothing_to_do(templates: Templates) -> None:
