@@ -31,6 +31,7 @@ class GroupCommit(Generic[Item, Result]):
         self._max_batch = max(max_batch, 1)
         self._whole_batch_fault = whole_batch_fault
         self._waiting: list[tuple[Item, asyncio.Future[Result]]] = []
+        self._in_flight: list[tuple[Item, asyncio.Future[Result]]] = []
         self._sender: asyncio.Task[None] | None = None
 
     async def submit(self, item: Item) -> Result:
@@ -39,6 +40,7 @@ class GroupCommit(Generic[Item, Result]):
         self._waiting.append((item, future))
         if self._sender is None or self._sender.done():
             self._sender = asyncio.create_task(self._send_all(), name="imagefill-group-commit")
+            self._sender.add_done_callback(self._fail_stranded)
         # shield: a caller cancelled while its item is on the way does not cancel the call
         # (the item is recorded anyway; the caller just stops waiting for the answer).
         return await asyncio.shield(future)
@@ -50,9 +52,27 @@ class GroupCommit(Generic[Item, Result]):
 
     async def _send_all(self) -> None:
         while self._waiting:
-            batch = self._waiting[: self._max_batch]
+            self._in_flight = self._waiting[: self._max_batch]
             del self._waiting[: self._max_batch]
-            await self._send_batch(batch)
+            await self._send_batch(self._in_flight)
+        self._in_flight = []
+
+    def _fail_stranded(self, sender: asyncio.Task[None]) -> None:
+        """The sender died (cancelled at loop teardown, or a bug): no waiter may hang on an answer
+        that will never come."""
+        if sender.cancelled():
+            failure: BaseException = RuntimeError("envio dos resultados interrompido (tarefa cancelada)")
+        elif (error := sender.exception()) is not None:
+            failure = error
+        else:
+            return
+        stranded = [*self._in_flight, *(self._waiting if self._sender is sender else [])]
+        self._in_flight = []
+        if self._sender is sender:
+            self._waiting.clear()
+        for _, future in stranded:
+            if not future.done():
+                future.set_exception(failure)
 
     async def _send_batch(self, batch: list[tuple[Item, asyncio.Future[Result]]]) -> None:
         try:
@@ -65,6 +85,12 @@ class GroupCommit(Generic[Item, Result]):
             for _, future in batch:
                 if not future.done():
                     future.set_exception(exc)
+            return
+        if len(results) != len(batch):
+            wrong = ValueError(f"send answered {len(results)} results for {len(batch)} items")
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(wrong)
             return
         for (_, future), result in zip(batch, results, strict=True):
             if not future.done():

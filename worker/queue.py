@@ -16,6 +16,10 @@ from worker.batching import GroupCommit
 
 JobKind = Literal["enrich", "approve", "browser"]
 LEASE_LOST = "IF001"
+REJECTED_CANDIDATE = "IF003"
+# complete_image_jobs did not record this item: its product was held by another transaction, and a
+# batch of several products never waits for one (it could deadlock with the customer's writes).
+PRODUCT_BUSY = "IF004"
 # SQLSTATE classes that mean "the database is not reachable right now", not "your call is wrong":
 # 08 connection exception, 53 insufficient resources, 57 operator intervention (shutdown, restart).
 _TRANSIENT_SQLSTATE_CLASSES = ("08", "53", "57")
@@ -117,6 +121,9 @@ class JobOutcome:
     result: dict[str, Any] = field(default_factory=dict)
 
 
+# One answer of complete_image_jobs: `outcome`, or `error_code` and `error_message`.
+Answer = dict[str, Any]
+
 # At most this many completions share one call (and one transaction) of complete_image_jobs.
 COMPLETION_BATCH_MAX = 50
 
@@ -129,7 +136,7 @@ class JobQueue:
         self.worker_id = worker_id
         self.lease_seconds = lease_seconds
         self.retry_backoff_seconds = retry_backoff_seconds
-        self._completions: GroupCommit[dict[str, Any], asyncpg.Record] = GroupCommit(
+        self._completions: GroupCommit[dict[str, Any], Answer] = GroupCommit(
             self._complete_many, max_batch=COMPLETION_BATCH_MAX, whole_batch_fault=is_transient_db_error
         )
 
@@ -188,34 +195,42 @@ class JobQueue:
         """Returns what happened: the stored outcome (`ok`, `needs_review`, `stale`, ...), or
         `superseded` when a person decided again while the job ran (it is queued again).
         Completions that finish together are recorded together (worker.batching.GroupCommit)."""
-        row = await self._completions.submit(
-            {
-                "job_id": str(job.job_id),
-                "image_status": outcome.image_status,
-                "image_url": outcome.image_url,
-                "image_source": outcome.image_source,
-                "image_confidence": outcome.image_confidence,
-                "candidates": [c.as_json() for c in outcome.candidates],
-                "events": [e.as_json() for e in outcome.events],
-                "result": outcome.result,
-                "payload": job.payload,
-            }
-        )
+        item = {
+            "job_id": str(job.job_id),
+            "image_status": outcome.image_status,
+            "image_url": outcome.image_url,
+            "image_source": outcome.image_source,
+            "image_confidence": outcome.image_confidence,
+            "candidates": [c.as_json() for c in outcome.candidates],
+            "events": [e.as_json() for e in outcome.events],
+            "result": outcome.result,
+            "payload": job.payload,
+        }
+        row = await self._completions.submit(item)
+        if row["error_code"] == PRODUCT_BUSY:
+            # Alone, the call waits for the product's lock as a single completion always did.
+            row = (await self._complete_many([item]))[0]
         if row["error_code"] == LEASE_LOST:
             raise LeaseLost(str(row["error_message"]))
         if row["error_code"] is not None:
             raise CompletionRefused(str(row["error_code"]), str(row["error_message"]))
         return str(row["outcome"])
 
-    async def _complete_many(self, items: list[dict[str, Any]]) -> list[asyncpg.Record]:
+    async def _complete_many(self, items: list[dict[str, Any]]) -> list[Answer]:
         rows = await self._pool.fetch(
-            "select job_id::text, outcome, error_code, error_message"
+            "select item, outcome, error_code, error_message"
             " from imagefill.complete_image_jobs($1, $2::jsonb)",
             self.worker_id,
             json.dumps(items),
         )
-        by_job = {row["job_id"]: row for row in rows}
-        return [by_job[item["job_id"]] for item in items]
+        # Answers come back by position: two items of one job never take each other's answer.
+        by_position: dict[int, Answer] = {row["item"]: dict(row) for row in rows}
+        unanswered: Answer = {
+            "outcome": None,
+            "error_code": "XX000",
+            "error_message": "complete_image_jobs não respondeu por este item",
+        }
+        return [by_position.get(position, unanswered) for position in range(1, len(items) + 1)]
 
     async def completions_recorded(self) -> None:
         """Waits until every completion handed to `complete` has been answered."""

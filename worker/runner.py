@@ -34,7 +34,9 @@ from worker.offline.system_deps import system_file
 from worker.pipeline import AttributeExtractor, PermanentJobError, Pipeline, SearchPolicy
 from worker.queue import (
     DATABASE_FAULTS,
+    REJECTED_CANDIDATE,
     ClaimedJob,
+    CompletionRefused,
     JobKind,
     JobOutcome,
     JobQueue,
@@ -241,6 +243,21 @@ class Runner:
             self.stats.leases_lost += 1
             log.bind(ms=elapsed_ms(started)).warning("lease_lost_on_finish")
             return
+        except CompletionRefused as exc:
+            # The database will not take this result: IF003, a person rejected the candidate while
+            # the job ran (the next run knows it); anything else, a result its rules forbid. Fail
+            # the job with the reason, instead of leaving it running until the lease expires and
+            # redoing it as if the worker had crashed.
+            log.bind(error=str(exc)).warning("complete_refused")
+            if exc.sqlstate == REJECTED_CANDIDATE:
+                reason = (
+                    "a imagem escolhida foi rejeitada por uma pessoa enquanto o job rodava;"
+                    " nova tentativa sem ela"
+                )
+            else:
+                reason = f"o banco recusou o resultado: {exc}"
+            await self._record_failure(job, reason, exc.sqlstate == REJECTED_CANDIDATE, started)
+            return
         except Exception as exc:  # the lease will expire and another worker will redo the job
             log.bind(db_error=f"{type(exc).__name__}: {exc}", ms=elapsed_ms(started)).error(
                 "complete_not_recorded"
@@ -298,16 +315,20 @@ class Runner:
 
     async def _fail(self, job: ClaimedJob, exc: Exception, started: float) -> None:
         known = isinstance(exc, TRANSIENT_ERRORS + PERMANENT_ERRORS)
-        permanent = isinstance(exc, PERMANENT_ERRORS)
         message = str(exc) if known else f"erro inesperado: {type(exc).__name__}: {exc}"
+        if not known:
+            logger.bind(job_id=str(job.job_id), product_id=job.product_id, error=message).opt(
+                exception=exc
+            ).error("job_crashed")
+        await self._record_failure(job, message, not isinstance(exc, PERMANENT_ERRORS), started)
+
+    async def _record_failure(self, job: ClaimedJob, message: str, retryable: bool, started: float) -> None:
         bound = logger.bind(
             job_id=str(job.job_id), product_id=job.product_id, error=message, ms=elapsed_ms(started)
         )
-        if not known:
-            bound.opt(exception=exc).error("job_crashed")
         try:
             status = await self._record(
-                job, "fail", lambda: self.queue.fail(job, message, retryable=not permanent)
+                job, "fail", lambda: self.queue.fail(job, message, retryable=retryable)
             )
         except _AlreadyRecorded:
             return

@@ -108,3 +108,32 @@ async def test_a_waiter_cancelled_mid_call_leaves_its_item_recorded_and_no_unrea
         loop.set_exception_handler(None)
     assert not unread, unread
     assert not caught
+
+
+async def test_no_waiter_hangs_when_send_answers_the_wrong_number_of_items() -> None:
+    async def short(items: list[int]) -> list[str]:
+        return ["only one"]
+
+    commit: GroupCommit[int, str] = GroupCommit(short, max_batch=50, whole_batch_fault=never_whole)
+    waiters = [asyncio.create_task(commit.submit(i)) for i in range(3)]
+    results = await asyncio.wait_for(asyncio.gather(*waiters, return_exceptions=True), timeout=5)
+    # Nobody gets someone else's answer: the whole batch is refused.
+    assert all(isinstance(r, ValueError) for r in results), results
+    await commit.wait_idle()
+
+
+@pytest.mark.parametrize("mid_call", [False, True])
+async def test_no_waiter_hangs_when_the_sender_is_cancelled(mid_call: bool) -> None:
+    send = Recorder()
+    send.gate.clear()
+    commit: GroupCommit[int, str] = GroupCommit(send.send, max_batch=2, whole_batch_fault=never_whole)
+    waiters = [asyncio.create_task(commit.submit(i)) for i in range(5)]
+    await asyncio.sleep(0)
+    if mid_call:
+        await asyncio.sleep(0)
+        assert send.calls == [[0, 1]]
+    senders = [t for t in asyncio.all_tasks() if t.get_name() == "imagefill-group-commit"]
+    assert len(senders) == 1
+    senders[0].cancel()  # what loop teardown does to a task still running
+    results = await asyncio.wait_for(asyncio.gather(*waiters, return_exceptions=True), timeout=5)
+    assert all(isinstance(r, RuntimeError) for r in results), results

@@ -203,10 +203,19 @@ returns setof uuid
 language sql
 set search_path = ''
 as $$
-  update public.image_jobs
+  -- Rows are locked in key order, the order complete_image_jobs locks a batch in: the lease
+  -- keeper and a batch of the same worker never wait on each other in a cycle.
+  with held as (
+    select j.id from public.image_jobs j
+     where j.id = any (p_job_ids) and j.status = 'running' and j.locked_by = p_worker
+     order by j.id
+     for update
+  )
+  update public.image_jobs j
      set locked_until = now() + make_interval(secs => p_lease_seconds), updated_at = now()
-   where id = any (p_job_ids) and status = 'running' and locked_by = p_worker
-  returning id;
+    from held h
+   where j.id = h.id and j.status = 'running' and j.locked_by = p_worker
+  returning j.id;
 $$;
 
 -- A person decided again while this job ran: approve_product_image rewrote the job's payload, so

@@ -9,7 +9,15 @@
 -- so the statement-level triggers run once per batch, not once per job. Every other item goes
 -- through complete_image_job itself, one at a time, so each rule lives in one place. An item the
 -- database refuses (lease lost IF001, invalid outcome IF002, rejected candidate IF003, a bad
--- value, a broken constraint) is answered with its error code and message; the others are still recorded.
+-- value, a broken constraint) is answered with its error code and message; the others are still
+-- recorded. Answers carry the item's position (`item`, from 1), so two items of one job never mix.
+--
+-- Locks: a batch holds its products' row locks until it commits. Waiting for one more while
+-- holding others could close a cycle with the customer's own writes (an import updating two of
+-- those products in another order), and Postgres would then abort one side, maybe the
+-- customer's. So a batch of several products never waits for a product: the ones another
+-- transaction holds are answered IF004 (nothing recorded) and the worker sends each of them
+-- alone, and a call for a single product waits for it as complete_image_job does.
 -- One item of the batch: complete_image_job's arguments, as text where the database checks them
 -- (an invalid status or source is that item's error, not the whole call's).
 do $$
@@ -22,8 +30,9 @@ begin
 end
 $$;
 
+drop function if exists imagefill.complete_image_jobs(text, jsonb);
 create or replace function imagefill.complete_image_jobs(p_worker text, p_items jsonb)
-returns table (job_id uuid, outcome text, error_code text, error_message text)
+returns table (item integer, job_id uuid, outcome text, error_code text, error_message text)
 language plpgsql
 set search_path = ''
 -- Its statements touch a handful of rows by key, whatever the parameters: plan them once, and
@@ -38,6 +47,9 @@ declare
   v_items imagefill.job_completion[] := array(
     select jsonb_populate_recordset(null::imagefill.job_completion, coalesce(p_items, '[]'::jsonb)));
   v_ids uuid[];
+  v_products {{id_type}}[];
+  v_locked {{id_type}}[];
+  v_busy uuid[];
   v_fast uuid[];
   v_item record;
   v_job public.image_jobs;
@@ -53,9 +65,26 @@ begin
   -- The locks complete_image_job takes, in the same order (the job, then its product), for the
   -- whole batch at once and in key order, so two workers' batches never deadlock.
   perform 1 from public.image_jobs j where j.id = any (v_ids) order by j.id for update;
-  perform 1 from {{products}} p
-   where p.{{col_id}} in (select j.product_id from public.image_jobs j where j.id = any (v_ids))
-   order by p.{{col_id}} for update;
+  select array_agg(distinct j.product_id) into v_products
+    from public.image_jobs j where j.id = any (v_ids);
+  if coalesce(cardinality(v_products), 0) <= 1 then
+    perform 1 from {{products}} p where p.{{col_id}} = any (v_products) for update;
+  else
+    -- Several products: take the free ones, never wait (see the header).
+    with free as (
+      select p.{{col_id}} as id from {{products}} p
+       where p.{{col_id}} = any (v_products)
+       order by p.{{col_id}}
+       for update skip locked
+    )
+    select array_agg(f.id) into v_locked from free f;
+    -- Busy: the product exists but another transaction holds it (a missing product is not busy:
+    -- complete_image_job answers for it).
+    select array_agg(j.id) into v_busy
+      from public.image_jobs j
+     where j.id = any (v_ids) and not (j.product_id = any (coalesce(v_locked, '{}')))
+       and exists (select 1 from {{products}} p where p.{{col_id}} = j.product_id);
+  end if;
 
   -- Items the set-based path may write (see above); ids seen twice in the batch never are.
   select array_agg(i.job_id) into v_fast
@@ -63,7 +92,11 @@ begin
     join public.image_jobs j on j.id = i.job_id
     join {{products}} p on p.{{col_id}} = j.product_id
    where i.copies = 1
+     and not (i.job_id = any (coalesce(v_busy, '{}')))
      and j.status = 'running' and j.locked_by = p_worker
+     and jsonb_typeof(coalesce(i.candidates, '[]')) = 'array'
+     and jsonb_typeof(coalesce(i.events, '[]')) = 'array'
+     and jsonb_typeof(coalesce(i.result, '{}')) = 'object'
      and (i.payload is null or j.payload = i.payload)
      and (i.image_status = 'needs_review'
           or (i.image_status = 'ok' and i.image_url is not null and i.image_confidence is not null
@@ -123,16 +156,23 @@ begin
      where j.id = i.job_id;
     perform imagefill.as_automation(false);
 
-    return query select i.job_id, i.image_status, null::text, null::text
-      from unnest(v_items) i
+    return query select i.ordinality::integer, i.job_id, i.image_status, null::text, null::text
+      from unnest(v_items) with ordinality as i
      where i.job_id = any (v_fast);
   end if;
 
+  return query select i.ordinality::integer, i.job_id, null::text, 'IF004'::text,
+      format('job %s: o produto está travado por outra transação; este resultado vai sozinho', i.job_id)
+    from unnest(v_items) with ordinality as i
+   where i.job_id = any (v_busy);
+
   -- Everything else, one at a time, with complete_image_job's own rules and errors.
   for v_item in
-    select x.* from unnest(v_items) x
-     where not (x.job_id = any (coalesce(v_fast, '{}'::uuid[])))
+    select x.* from unnest(v_items) with ordinality as x
+     where x.job_id is null
+        or not (x.job_id = any (coalesce(v_fast, '{}'::uuid[]) || coalesce(v_busy, '{}'::uuid[])))
   loop
+    item := v_item.ordinality;
     job_id := v_item.job_id;
     begin
       v_job := imagefill.complete_image_job(
