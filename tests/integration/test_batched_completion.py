@@ -126,14 +126,14 @@ async def complete_in_one_call(
     conn: asyncpg.Connection, items: list[dict[str, Any]]
 ) -> list[tuple[Any, ...]]:
     rows = await conn.fetch(
-        "select job_id::text, outcome, error_code, error_message"
-        " from imagefill.complete_image_jobs('w1', $1::jsonb)",
+        "select item, job_id::text, outcome, error_code, error_message"
+        " from imagefill.complete_image_jobs('w1', $1::jsonb) order by item",
         json.dumps(items),
     )
-    by_job = {r["job_id"]: r for r in rows}
-    assert len(by_job) == len(items), "one answer per job"
+    assert [r["item"] for r in rows] == list(range(1, len(items) + 1)), "one answer per item"
+    assert [r["job_id"] for r in rows] == [i["job_id"] for i in items]
     assert all(r["error_message"] for r in rows if r["error_code"]), "every refusal says why"
-    return [(by_job[i["job_id"]]["outcome"], by_job[i["job_id"]]["error_code"]) for i in items]
+    return [(r["outcome"], r["error_code"]) for r in rows]
 
 
 async def snapshot(conn: asyncpg.Connection, cat: Catalogue) -> Any:
@@ -192,6 +192,109 @@ async def test_one_call_for_many_jobs_equals_one_call_per_job(
             (None, "22P02"),  # not a status
             ("stale", None),
             (None, "23514"),  # confidence out of range
+        ]
+        after, before = await snapshot(batch, catalogue), await snapshot(single, catalogue)
+        for key in before:
+            assert after[key] == before[key], key
+    finally:
+        await single.close()
+        await batch.close()
+
+
+async def prepare_other_kinds(
+    db: MigratedDatabase,
+) -> tuple[asyncpg.Connection, list[dict[str, Any]]]:
+    """Approve and browser jobs next to enrichments (two jobs of one product in one batch), a
+    forced run over a person's picture, and values the single call refuses or rounds."""
+    cat = db.catalogue
+    conn = await asyncpg.connect(db.dsn)
+    ids = [
+        r["id"]
+        for r in await conn.fetch(
+            f"insert into {cat.qualified} ({cat.name}, {cat.ean})"
+            f" select 'Outro ' || g, e from unnest($1::text[]) with ordinality as u(e, g)"
+            f" returning {cat.id}::text as id",
+            [ean13(9700 + i) for i in range(6)],
+        )
+    ]
+    # 0: a person's picture, and a forced run over it (force may overwrite it).
+    await conn.execute(
+        f"update {cat.qualified} set image_status = 'ok', image_url = 'https://cdn.example/pessoa.jpg',"
+        " image_source = 'manual', image_confidence = 1, image_updated_at = now(),"
+        f" image_reviewed_by = gen_random_uuid() where {cat.id}::text = $1",
+        ids[0],
+    )
+    await conn.execute(
+        "update public.image_jobs j set payload = j.payload || '{\"force\": true}', status = 'queued'"
+        f" from {cat.qualified} p where p.{cat.id} = j.product_id and p.{cat.id}::text = $1",
+        ids[0],
+    )
+    # 1 and 2: an approval and a browser search beside the product's enrichment.
+    await conn.execute(
+        "insert into public.image_jobs (product_id, kind, payload)"
+        f" select {cat.id}, 'approve'::public.image_job_kind,"
+        ' \'{"url": "https://cdn.example/aprovada-1.jpg"}\'::jsonb'
+        f" from {cat.qualified} where {cat.id}::text = $1"
+        f" union all select {cat.id}, 'browser', '{{}}'::jsonb"
+        f" from {cat.qualified} where {cat.id}::text = $2",
+        ids[1],
+        ids[2],
+    )
+    claimed = {
+        (r["product_id"], r["kind"]): (str(r["job_id"]), json.loads(r["payload"]))
+        for r in await conn.fetch("select * from imagefill.claim_image_jobs('w1', 50, 600)")
+    }
+    assert len(claimed) == 8
+
+    def item(i: int, kind: str, **outcome: Any) -> dict[str, Any]:
+        job_id, payload = claimed[(ids[i], kind)]
+        base = {"image_url": None, "image_source": None, "image_confidence": None, "candidates": []}
+        return {**base, "events": [], "result": {}, **outcome, "job_id": job_id, "payload": payload}
+
+    ok = {"image_status": "ok", "image_source": "openfoodfacts"}
+    items = [
+        item(0, "enrich", **ok, image_url="https://cdn.example/0.jpg", image_confidence=0.8),
+        item(1, "enrich", image_status="needs_review", candidates=[{"url": "https://cdn.example/c1.jpg"}]),
+        item(
+            1,
+            "approve",
+            image_status="ok",
+            image_url="https://cdn.example/aprovada-1.jpg",
+            image_source="manual",
+            image_confidence=1,
+        ),
+        item(
+            2,
+            "browser",
+            image_status="needs_review",
+            candidates=[{"url": "https://cdn.example/b2.jpg", "source": "browser"}],
+        ),
+        item(3, "enrich", image_status="needs_review", candidates={"url": "not a list"}),
+        item(4, "enrich", image_status="needs_review", image_confidence=5, image_source="search_api"),
+        item(5, "enrich", **ok, image_url="https://cdn.example/5.jpg", image_confidence=0.9995),
+    ]
+    return conn, items
+
+
+@pytest.mark.parametrize("catalogue", [DEFAULT_CATALOGUE, PRODUTOS_CATALOGUE], ids=["products", "produtos"])
+async def test_other_kinds_and_odd_values_equal_one_call_per_job(
+    templates: Templates, catalogue: Catalogue
+) -> None:
+    single_db, batch_db = templates.fresh_database(catalogue), templates.fresh_database(catalogue)
+    single, single_items = await prepare_other_kinds(single_db)
+    batch, batch_items = await prepare_other_kinds(batch_db)
+    try:
+        by_single = await complete_one_by_one(single, single_items)
+        by_batch = await complete_in_one_call(batch, batch_items)
+        assert by_batch == by_single
+        assert by_single == [
+            ("ok", None),  # forced over a person's picture
+            ("needs_review", None),  # the enrichment of a product with an approval in the batch
+            ("ok", None),  # that approval
+            ("needs_review", None),  # a browser search
+            (None, "22023"),  # candidates that are not a list: refused alone
+            ("needs_review", None),  # a confidence out of range, ignored with needs_review
+            ("ok", None),  # a confidence the column rounds
         ]
         after, before = await snapshot(batch, catalogue), await snapshot(single, catalogue)
         for key in before:
