@@ -72,6 +72,16 @@ begin
   if imagefill.is_automation() then
     return null;
   end if;
+  -- A queued job of a product whose EAN became invalid would search for a code that no longer
+  -- stands (and leave the product `fetching` when its stale result comes back): it ends here,
+  -- with the reason. Fixing the EAN queues a new one below.
+  update public.image_jobs j
+     set status = 'failed', finished_at = now(), updated_at = now(),
+         last_error = 'O EAN do produto mudou para um código inválido; corrija o código de barras e o produto volta para a fila.'
+    from new_products n
+    join old_products o on o.id = n.id
+   where j.product_id = n.id and j.kind = 'enrich' and j.status = 'queued'
+     and n.gtin is null and o.gtin is not null;
   insert into public.image_jobs (product_id, kind, payload)
   select n.id, 'enrich', jsonb_build_object('gtin', n.gtin)
     from new_products n
@@ -81,7 +91,13 @@ begin
           or n.image_status is distinct from o.image_status
           or n.name is distinct from o.name
           or n.brand is distinct from o.brand)
-  on conflict (product_id, kind) where status in ('queued', 'running') do nothing;
+  -- A job still queued takes the new EAN along (a run for the old code would be thrown away as
+  -- stale after paying for it); a running one finishes, is found stale, and queues the new code.
+  on conflict (product_id, kind) where status in ('queued', 'running') do update
+     set payload = image_jobs.payload || jsonb_build_object('gtin', excluded.payload -> 'gtin'),
+         updated_at = now()
+   where image_jobs.status = 'queued'
+     and image_jobs.payload ->> 'gtin' is distinct from excluded.payload ->> 'gtin';
   return null;
 end
 $$;
