@@ -10,7 +10,8 @@ from typing import Any, Literal
 from uuid import UUID
 
 import asyncpg
-from pydantic import BaseModel
+from loguru import logger
+from pydantic import BaseModel, ValidationError
 
 from worker.batching import GroupCommit
 
@@ -158,16 +159,30 @@ class JobQueue:
             kinds,
             batch_id,
         )
-        return [
-            ClaimedJob.model_validate(
-                {
-                    **dict(row),
-                    "payload": json.loads(row["payload"]),
-                    "rejected_urls": list(row["rejected_urls"]),
-                }
-            )
-            for row in rows
-        ]
+        jobs = []
+        for row in rows:
+            try:
+                jobs.append(
+                    ClaimedJob.model_validate(
+                        {
+                            **dict(row),
+                            "payload": json.loads(row["payload"]),
+                            "rejected_urls": list(row["rejected_urls"]),
+                        }
+                    )
+                )
+            except ValidationError as exc:
+                # A job written by hand with a payload that is not an object: it can never run.
+                # It fails alone, with the reason; the jobs claimed with it go on.
+                reason = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+                logger.bind(job_id=str(row["job_id"]), error=reason).error("job_unreadable")
+                await self._pool.execute(
+                    "select imagefill.fail_image_job($1, $2, $3, false)",
+                    row["job_id"],
+                    self.worker_id,
+                    f"job ilegível (payload ou campos inválidos): {reason}"[:1900],
+                )
+        return jobs
 
     async def due_count(self, kinds: list[JobKind] | None = None) -> int:
         """Jobs claimable now or running (read-only: it changes no job state)."""

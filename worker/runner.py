@@ -94,6 +94,10 @@ class LeaseKeeper(BackgroundTask):
             except DATABASE_FAULTS as exc:
                 logger.bind(error=f"{type(exc).__name__}: {exc}").warning("lease_extend_failed")
                 continue
+            except Exception as exc:  # anything else must not end the renewals silently
+                error = f"{type(exc).__name__}: {exc}"
+                logger.opt(exception=exc).bind(error=error).error("lease_extend_failed")
+                continue
             for job_id in still_held:
                 self._runner.lease_renewed(job_id, asked_at)
             for job_id in set(held_ids) - still_held:
@@ -128,6 +132,7 @@ class Runner:
         self._stopping = asyncio.Event()
         self._hurry = asyncio.Event()  # a second stop: hand back at once, no grace period
         self._handing_back: set[UUID] = set()
+        self._started: set[UUID] = set()  # jobs whose task has begun (and will hand back itself)
         self.finishing: set[UUID] = set()  # jobs whose end is being recorded
         # Until when (time.monotonic()) each held lease is surely still ours, with a margin for
         # clock skew: the limit for retrying a state change while the database is away.
@@ -170,7 +175,7 @@ class Runner:
         while not self.stopping:
             self._wake.clear()
             claimed = await self._claim_free_slots()
-            if until_idle is not None and not claimed and not self.active and await until_idle():
+            if until_idle is not None and not claimed and not self.active and await self._idle(until_idle):
                 break
             if claimed and self._free_slots() > 0:
                 continue  # there may be more due work: claim again right away
@@ -180,6 +185,14 @@ class Runner:
         # A job cancelled while its completion was on the way is still recorded: let that end
         # before the pool closes.
         await self.queue.completions_recorded()
+
+    async def _idle(self, until_idle: Callable[[], Awaitable[bool]]) -> bool:
+        """`until_idle()`, where a database fault means "not yet": the claim retries the same way."""
+        try:
+            return await until_idle()
+        except DATABASE_FAULTS as exc:
+            logger.bind(error=f"{type(exc).__name__}: {exc}").warning("idle_check_failed")
+            return False
 
     def _free_slots(self) -> int:
         """Slots for new jobs. A job whose result is being recorded no longer does the work the
@@ -193,6 +206,9 @@ class Runner:
         free = self._free_slots()
         if free <= 0:
             return 0
+        # The lease starts when the claim's transaction does, which may be long before its answer
+        # arrives (the claim can wait for a product row a customer's transaction holds).
+        asked_at = time.monotonic()
         try:
             jobs = await self.queue.claim(free, self.kinds, self.batch_id)
         except DATABASE_FAULTS as exc:
@@ -200,22 +216,36 @@ class Runner:
             if isinstance(exc, asyncpg.InternalClientError):
                 await self.queue.recycle_connections()
             return 0
-        claimed_at = time.monotonic()
+        started = 0
         for job in jobs:
             job_id = job.job_id
-            self._lease_valid_until[job_id] = claimed_at + self.queue.lease_seconds - self._lease_margin
-            task = asyncio.create_task(self._handle(job), name=f"job-{job_id}")
+            self._lease_valid_until[job_id] = asked_at + self.queue.lease_seconds - self._lease_margin
+            running = self.active.get(job_id)
+            if running is not None and running[0].payload == job.payload:
+                # Our own job whose lease lapsed (renewals failed for a while) came back through
+                # crash recovery: the claim renewed its lease; the task already running it goes on.
+                logger.bind(job_id=str(job_id)).warning("own_job_reclaimed")
+                continue
+            # (A different payload: a person decided again and the job was queued anew while its
+            # old run was still being recorded. The new run waits for the old task to end.)
+            previous = running[1] if running is not None else None
+            task = asyncio.create_task(self._handle(job, after=previous), name=f"job-{job_id}")
             self.active[job_id] = (job, task)
+            started += 1
         if jobs:
-            self.stats.claimed += len(jobs)
+            self.stats.claimed += started
             self.stats.last_claim_at = time.time()
-        return len(jobs)
+        return started
 
-    async def _handle(self, job: ClaimedJob) -> None:
+    async def _handle(self, job: ClaimedJob, after: asyncio.Task[None] | None = None) -> None:
         job_id = job.job_id
+        self._started.add(job_id)
         started = time.monotonic()
         try:
             try:
+                if after is not None:
+                    await asyncio.wait({after})
+                    started = time.monotonic()
                 outcome = await self.pipeline.run(job)
             except asyncio.CancelledError:
                 if job_id in self._handing_back:
@@ -274,6 +304,13 @@ class Runner:
         self._wake.set()  # its slot is free: claim the next job while this one is recorded
 
     def _forget(self, job_id: UUID) -> None:
+        entry = self.active.get(job_id)
+        if entry is not None and entry[1] is not asyncio.current_task() and not entry[1].done():
+            # A newer run of this job took the entry over (it forgets itself when it ends): this
+            # old run only stops counting as one being recorded.
+            self.finishing.discard(job_id)
+            return
+        self._started.discard(job_id)
         self.active.pop(job_id, None)
         self._handing_back.discard(job_id)
         self.finishing.discard(job_id)
@@ -371,12 +408,18 @@ class Runner:
             )
             hurry.cancel()
             pending -= done
-        for job_id, (_, task) in list(self.active.items()):
+        never_started = []
+        for job_id, (job, task) in list(self.active.items()):
             if task in pending:
                 self._handing_back.add(job_id)
+                if job_id not in self._started:
+                    never_started.append(job)  # cancelled before its first step: no handler runs
                 task.cancel()
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
+        for job in never_started:
+            await self._release(job, "worker encerrado antes de começar o job")
+            self._forget(job.job_id)
 
 
 def build_store(settings: Settings) -> ImageStore:

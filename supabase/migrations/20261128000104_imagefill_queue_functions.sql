@@ -203,19 +203,28 @@ returns setof uuid
 language sql
 set search_path = ''
 as $$
-  -- Rows are locked in key order, the order complete_image_jobs locks a batch in: the lease
-  -- keeper and a batch of the same worker never wait on each other in a cycle.
-  with held as (
+  -- Never waits: a job row another transaction holds (most often this worker's own completion of
+  -- it, itself waiting for a product a customer's transaction holds) is skipped, and reported as
+  -- still held when its last committed state says so; the next round renews it. Waiting here
+  -- would stop the renewal of every other job of the worker until that lock is gone.
+  with free as (
     select j.id from public.image_jobs j
      where j.id = any (p_job_ids) and j.status = 'running' and j.locked_by = p_worker
      order by j.id
-     for update
+     for update skip locked
+  ),
+  renewed as (
+    update public.image_jobs j
+       set locked_until = now() + make_interval(secs => p_lease_seconds), updated_at = now()
+      from free f
+     where j.id = f.id and j.status = 'running' and j.locked_by = p_worker
+    returning j.id
   )
-  update public.image_jobs j
-     set locked_until = now() + make_interval(secs => p_lease_seconds), updated_at = now()
-    from held h
-   where j.id = h.id and j.status = 'running' and j.locked_by = p_worker
-  returning j.id;
+  select r.id from renewed r
+  union all
+  select j.id from public.image_jobs j
+   where j.id = any (p_job_ids) and j.status = 'running' and j.locked_by = p_worker
+     and j.id not in (select f.id from free f);
 $$;
 
 -- A person decided again while this job ran: approve_product_image rewrote the job's payload, so
