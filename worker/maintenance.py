@@ -37,7 +37,7 @@ class QueueSweeper(BackgroundTask):
     async def sweep_once(self) -> dict[str, object]:
         result = await self._queue.sweep(self._done_days, self._event_days)
         self.sweeps += 1
-        if any(result.get(k) for k in ("leases_failed", "jobs_purged", "events_purged")):
+        if any(result.get(k) for k in ("leases_failed", "orphans_deleted", "jobs_purged", "events_purged")):
             logger.bind(**result).info("queue_swept")
         return result
 
@@ -47,4 +47,6 @@ class QueueSweeper(BackgroundTask):
                 await self.sweep_once()
             except DATABASE_FAULTS as exc:
                 logger.bind(error=f"{type(exc).__name__}: {exc}").warning("sweep_failed")
+            except Exception as exc:  # anything else must not end the sweeps silently
+                logger.opt(exception=exc).bind(error=f"{type(exc).__name__}: {exc}").error("sweep_failed")
             await asyncio.sleep(self._interval)

@@ -81,6 +81,8 @@ begin
   return jsonb_build_object(
            'skipped', false,
            'leases_failed', imagefill.fail_exhausted_leases(),
+           -- defined in 53_job_product_integrity.sql (resolved when the sweep runs)
+           'orphans_deleted', imagefill.delete_orphan_jobs(),
            'counters_folded', imagefill.compact_image_tally())
          || imagefill.purge_image_history(p_done_days, p_event_days, p_batch);
 end

@@ -11,10 +11,12 @@
 --     (no other transaction can delete it before we commit), which is every bulk-insert job;
 --   * deleting (or truncating) products deletes their jobs; changing the key of a product
 --     with jobs is refused (23503); a job's product_id can only change to an existing product.
--- One limit a foreign key does not have: a product delete in a REPEATABLE READ or SERIALIZABLE
--- transaction that races a job insert for that same product can miss the new job (a foreign key
--- re-checks with a newer snapshot). Such a job is never handed out (the claim joins the product)
--- and the sweep fails it once its attempts are spent.
+-- One limit a foreign key does not have: in a REPEATABLE READ or SERIALIZABLE transaction, a
+-- product delete, key change or TRUNCATE that races a job insert for that product can miss the
+-- new job (a foreign key re-checks with a newer snapshot, or refuses with 40001). Such a job is
+-- never handed out (the claim joins the product), and the periodic sweep deletes queued or
+-- running jobs whose product is gone (delete_orphan_jobs), so the product's key is free again for
+-- a new row within a sweep interval. Jobs already done or failed stay as history.
 
 alter table public.image_jobs drop constraint if exists image_jobs_product_id_fkey;
 
@@ -120,6 +122,29 @@ begin
   return null;
 end
 $$;
+
+-- Queued or running jobs whose product no longer exists (the limit above): they can never run,
+-- and they would hold the product's active-job slot if the same key came back. Reads only the
+-- active jobs (image_jobs_one_active_per_product), one product lookup each.
+create or replace function imagefill.delete_orphan_jobs()
+returns integer
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+  v_count integer;
+begin
+  delete from public.image_jobs j
+   where j.status in ('queued', 'running')
+     and not exists (select 1 from public.products p where p.id = j.product_id);
+  get diagnostics v_count = row_count;
+  return v_count;
+end
+$$;
+
+revoke all on function imagefill.delete_orphan_jobs() from public;
+grant execute on function imagefill.delete_orphan_jobs() to service_role;  -- the sweep runs as the worker
 
 revoke all on function imagefill.lock_job_products(uuid[]), imagefill.check_inserted_job_products(),
   imagefill.check_changed_job_product(), imagefill.delete_jobs_of_deleted_products(),

@@ -170,6 +170,46 @@ async def test_a_concurrent_delete_waits_for_the_new_job_and_takes_it_along(
         await deleter.close()
 
 
+async def test_the_sweep_deletes_a_job_a_repeatable_read_delete_left_behind(
+    catalogue_db: MigratedDatabase, conn: asyncpg.Connection
+) -> None:
+    """The documented limit: a REPEATABLE READ delete racing a job insert misses the new job.
+    That job must not keep the product's key from coming back: the sweep deletes it."""
+    c = catalogue_db.catalogue
+    [product] = await insert_products(conn, c, [("FK repetível", None)])
+    enqueuer = await asyncpg.connect(catalogue_db.dsn)
+    deleter = await asyncpg.connect(catalogue_db.dsn)
+    try:
+        adding = enqueuer.transaction()
+        await adding.start()
+        await enqueuer.execute(_insert_job(catalogue_db), product)
+        deleting = deleter.transaction(isolation="repeatable_read")
+        await deleting.start()
+        await deleter.execute("select 1")  # the snapshot, taken before the job commits
+        delete = asyncio.ensure_future(
+            deleter.execute(f"delete from {c.qualified} where {c.id}::text = $1", product)
+        )
+        await _blocked_on_a_lock(conn, deleter)
+        await adding.commit()
+        await asyncio.wait_for(delete, 10)
+        await deleting.commit()
+        assert await _jobs(conn, product) == 1, "the limit happened (the case tested)"
+
+        insert_same_key = (
+            f"insert into {c.qualified} ({c.id}, {c.name}, {c.ean})"
+            f" values ($1::text::{c.table.id_type}, 'FK de volta', $2)"
+        )
+        with pytest.raises(asyncpg.UniqueViolationError):  # the orphan holds the active-job slot
+            await conn.execute(insert_same_key, product, ean13(77_001))
+        swept = json.loads(await conn.fetchval("select imagefill.sweep_image_queue()"))
+        assert swept["orphans_deleted"] == 1
+        await conn.execute(insert_same_key, product, ean13(77_001))
+        assert await _jobs(conn, product) == 1, "the product is back, with a job of its own"
+    finally:
+        await enqueuer.close()
+        await deleter.close()
+
+
 async def test_a_job_for_a_product_being_deleted_waits_and_is_refused(
     catalogue_db: MigratedDatabase, conn: asyncpg.Connection
 ) -> None:
