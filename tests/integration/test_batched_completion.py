@@ -6,6 +6,7 @@ person's choice kept, a rejected candidate, invalid outcomes, a broken constrain
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
@@ -45,7 +46,7 @@ def outcome_for(index: int) -> dict[str, Any]:
     return base
 
 
-async def prepare(db: MigratedDatabase) -> tuple[asyncpg.Connection, list[tuple[str, dict[str, Any]]]]:
+async def prepare(db: MigratedDatabase) -> tuple[asyncpg.Connection, list[dict[str, Any]]]:
     """Products, their enrich jobs claimed by w1, then what happens while the jobs run."""
     cat = db.catalogue
     conn = await asyncpg.connect(db.dsn)
@@ -90,9 +91,7 @@ async def prepare(db: MigratedDatabase) -> tuple[asyncpg.Connection, list[tuple[
     await conn.execute(
         "update public.image_jobs set payload = payload || '{\"force\": true}' where id = $1", job[6]
     )
-    items = [
-        (ids[i], {"job_id": job[i], "payload": claimed[ids[i]][1], **outcome_for(i)}) for i in range(PRODUCTS)
-    ]
+    items = [{"job_id": job[i], "payload": claimed[ids[i]][1], **outcome_for(i)} for i in range(PRODUCTS)]
     return conn, items
 
 
@@ -168,37 +167,48 @@ async def snapshot(conn: asyncpg.Connection, cat: Catalogue) -> Any:
     return json.loads(json.dumps(state, default=str))
 
 
-@pytest.mark.parametrize("catalogue", [DEFAULT_CATALOGUE, PRODUTOS_CATALOGUE], ids=["products", "produtos"])
-async def test_one_call_for_many_jobs_equals_one_call_per_job(
-    templates: Templates, catalogue: Catalogue
-) -> None:
+Prepare = Callable[[MigratedDatabase], Awaitable[tuple[asyncpg.Connection, list[dict[str, Any]]]]]
+
+
+async def answers_of_both_ways(
+    templates: Templates, catalogue: Catalogue, prepare: Prepare
+) -> list[tuple[Any, ...]]:
+    """The same situation in two identical databases, recorded one call per job in one and in a
+    single call in the other: the answers and everything written must be the same."""
     single_db, batch_db = templates.fresh_database(catalogue), templates.fresh_database(catalogue)
     single, single_items = await prepare(single_db)
     batch, batch_items = await prepare(batch_db)
     try:
-        by_single = await complete_one_by_one(single, [item for _, item in single_items])
-        by_batch = await complete_in_one_call(batch, [item for _, item in batch_items])
-        assert by_batch == by_single
-        # Every case happened, so the comparison covers each path of both functions.
-        assert by_single == [
-            ("ok", None),
-            ("needs_review", None),
-            (None, "IF001"),  # lease lost
-            ("stale", None),
-            ("kept_human_choice", None),
-            (None, "IF003"),  # rejected candidate
-            ("superseded", None),
-            (None, "IF002"),  # ok without a picture
-            (None, "22P02"),  # not a status
-            ("stale", None),
-            (None, "23514"),  # confidence out of range
-        ]
+        by_single = await complete_one_by_one(single, single_items)
+        assert await complete_in_one_call(batch, batch_items) == by_single
         after, before = await snapshot(batch, catalogue), await snapshot(single, catalogue)
         for key in before:
             assert after[key] == before[key], key
+        return by_single
     finally:
         await single.close()
         await batch.close()
+
+
+@pytest.mark.parametrize("catalogue", [DEFAULT_CATALOGUE, PRODUTOS_CATALOGUE], ids=["products", "produtos"])
+async def test_one_call_for_many_jobs_equals_one_call_per_job(
+    templates: Templates, catalogue: Catalogue
+) -> None:
+    by_single = await answers_of_both_ways(templates, catalogue, prepare)
+    # Every case happened, so the comparison covers each path of both functions.
+    assert by_single == [
+        ("ok", None),
+        ("needs_review", None),
+        (None, "IF001"),  # lease lost
+        ("stale", None),
+        ("kept_human_choice", None),
+        (None, "IF003"),  # rejected candidate
+        ("superseded", None),
+        (None, "IF002"),  # ok without a picture
+        (None, "22P02"),  # not a status
+        ("stale", None),
+        (None, "23514"),  # confidence out of range
+    ]
 
 
 async def prepare_other_kinds(
@@ -280,28 +290,16 @@ async def prepare_other_kinds(
 async def test_other_kinds_and_odd_values_equal_one_call_per_job(
     templates: Templates, catalogue: Catalogue
 ) -> None:
-    single_db, batch_db = templates.fresh_database(catalogue), templates.fresh_database(catalogue)
-    single, single_items = await prepare_other_kinds(single_db)
-    batch, batch_items = await prepare_other_kinds(batch_db)
-    try:
-        by_single = await complete_one_by_one(single, single_items)
-        by_batch = await complete_in_one_call(batch, batch_items)
-        assert by_batch == by_single
-        assert by_single == [
-            ("ok", None),  # forced over a person's picture
-            ("needs_review", None),  # the enrichment of a product with an approval in the batch
-            ("ok", None),  # that approval
-            ("needs_review", None),  # a browser search
-            (None, "22023"),  # candidates that are not a list: refused alone
-            ("needs_review", None),  # a confidence out of range, ignored with needs_review
-            ("ok", None),  # a confidence the column rounds
-        ]
-        after, before = await snapshot(batch, catalogue), await snapshot(single, catalogue)
-        for key in before:
-            assert after[key] == before[key], key
-    finally:
-        await single.close()
-        await batch.close()
+    by_single = await answers_of_both_ways(templates, catalogue, prepare_other_kinds)
+    assert by_single == [
+        ("ok", None),  # forced over a person's picture
+        ("needs_review", None),  # the enrichment of a product with an approval in the batch
+        ("ok", None),  # that approval
+        ("needs_review", None),  # a browser search
+        (None, "22023"),  # candidates that are not a list: refused alone
+        ("needs_review", None),  # a confidence out of range, ignored with needs_review
+        ("ok", None),  # a confidence the column rounds
+    ]
 
 
 async def test_an_empty_batch_records_nothing(db: MigratedDatabase) -> None:
