@@ -176,11 +176,8 @@ class JobQueue:
                 # It fails alone, with the reason; the jobs claimed with it go on.
                 reason = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
                 logger.bind(job_id=str(row["job_id"]), error=reason).error("job_unreadable")
-                await self._pool.execute(
-                    "select imagefill.fail_image_job($1, $2, $3, false)",
-                    row["job_id"],
-                    self.worker_id,
-                    f"job ilegível (payload ou campos inválidos): {reason}"[:1900],
+                await self._fail_job(
+                    row["job_id"], f"job ilegível (payload ou campos inválidos): {reason}", retryable=False
                 )
         return jobs
 
@@ -255,16 +252,31 @@ class JobQueue:
         self, job: ClaimedJob, error: str, *, retryable: bool, events: list[StageEvent] | None = None
     ) -> str:
         """Returns the job's new status: `queued` (will retry) or `failed`."""
+        return await self._fail_job(
+            job.job_id, error, retryable=retryable, events=events, payload=job.payload
+        )
+
+    async def _fail_job(
+        self,
+        job_id: UUID,
+        error: str,
+        *,
+        retryable: bool,
+        events: list[StageEvent] | None = None,
+        payload: dict[str, Any] | None = None,
+    ) -> str:
+        """`fail` for a job known by its id; without the payload it ran with (a job whose payload
+        could not be read), the supersession check is skipped."""
         row = await self._call(
             "select j.status::text as status, j.result ->> 'outcome' as outcome"
             " from imagefill.fail_image_job($1, $2, $3, $4, $5::jsonb, $6, $7::jsonb) j",
-            job.job_id,
+            job_id,
             self.worker_id,
             error,
             retryable,
             json.dumps([e.as_json() for e in events or []]),
             self.retry_backoff_seconds,
-            json.dumps(job.payload),
+            None if payload is None else json.dumps(payload),
         )
         if row and row["outcome"] == "superseded":
             return "superseded"
