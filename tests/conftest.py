@@ -24,6 +24,12 @@ def templates(cluster: LocalPostgres) -> Templates:
     return Templates(cluster)
 
 
+@pytest.fixture
+def fresh_db(templates: Templates) -> MigratedDatabase:
+    """A database of its own for one test: no other test's jobs can be claimed or running there."""
+    return templates.fresh_database()
+
+
 @pytest.fixture(scope="module")
 def db(templates: Templates) -> MigratedDatabase:
     """A fresh, fully migrated database (default `public.products`) for one test module."""

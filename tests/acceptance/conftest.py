@@ -16,7 +16,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from tests.harness import MigratedDatabase, Templates
+from tests.harness import MigratedDatabase
 from worker.offline.postgres import free_port
 from worker.offline.services import OfflineServices
 
@@ -45,11 +45,6 @@ class WorkerProcess:
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
         return self.proc.wait(timeout=timeout)
-
-
-@pytest.fixture
-def fresh_db(templates: Templates) -> MigratedDatabase:
-    return templates.fresh_database()
 
 
 @pytest.fixture

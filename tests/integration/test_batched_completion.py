@@ -13,7 +13,15 @@ from typing import Any
 import asyncpg
 import pytest
 
-from tests.harness import DEFAULT_CATALOGUE, PRODUTOS_CATALOGUE, Catalogue, MigratedDatabase, Templates, ean13
+from tests.harness import (
+    DEFAULT_CATALOGUE,
+    PRODUTOS_CATALOGUE,
+    Catalogue,
+    MigratedDatabase,
+    Templates,
+    ean13,
+    insert_products,
+)
 
 PRODUCTS = 11
 REJECTED_URL = "https://cdn.example/rejeitada.jpg"
@@ -46,19 +54,21 @@ def outcome_for(index: int) -> dict[str, Any]:
     return base
 
 
+async def give_a_persons_picture(conn: asyncpg.Connection, cat: Catalogue, product_id: str) -> None:
+    """A person approved a picture for this product (reviewed, so automation never replaces it)."""
+    await conn.execute(
+        f"update {cat.qualified} set image_status = 'ok', image_url = 'https://cdn.example/pessoa.jpg',"
+        " image_source = 'manual', image_confidence = 1, image_updated_at = now(),"
+        f" image_reviewed_by = gen_random_uuid() where {cat.id}::text = $1",
+        product_id,
+    )
+
+
 async def prepare(db: MigratedDatabase) -> tuple[asyncpg.Connection, list[dict[str, Any]]]:
     """Products, their enrich jobs claimed by w1, then what happens while the jobs run."""
     cat = db.catalogue
     conn = await asyncpg.connect(db.dsn)
-    ids = [
-        r["id"]
-        for r in await conn.fetch(
-            f"insert into {cat.qualified} ({cat.name}, {cat.ean})"
-            f" select 'Produto ' || g, e from unnest($1::text[]) with ordinality as u(e, g)"
-            f" returning {cat.id}::text as id",
-            [ean13(9000 + i) for i in range(PRODUCTS)],
-        )
-    ]
+    ids = await insert_products(conn, cat, [(f"Produto {i + 1}", ean13(9000 + i)) for i in range(PRODUCTS)])
     claimed = {
         r["product_id"]: (str(r["job_id"]), json.loads(r["payload"]))
         for r in await conn.fetch("select * from imagefill.claim_image_jobs('w1', 50, 600)")
@@ -73,12 +83,7 @@ async def prepare(db: MigratedDatabase) -> tuple[asyncpg.Connection, list[dict[s
             f"update {cat.qualified} set {cat.ean} = $2 where {cat.id}::text = $1", ids[i], ean13(9500 + i)
         )
     # 4: a person approved a picture meanwhile (never overwritten by automation).
-    await conn.execute(
-        f"update {cat.qualified} set image_status = 'ok', image_url = 'https://cdn.example/pessoa.jpg',"
-        " image_source = 'manual', image_confidence = 1, image_updated_at = now(),"
-        f" image_reviewed_by = gen_random_uuid() where {cat.id}::text = $1",
-        ids[4],
-    )
+    await give_a_persons_picture(conn, cat, ids[4])
     # 5: the candidate the worker brings was rejected by a person.
     await conn.execute(
         "insert into public.image_rejected_candidates (product_id, url) values ($1::text::"
@@ -218,22 +223,9 @@ async def prepare_other_kinds(
     forced run over a person's picture, and values the single call refuses or rounds."""
     cat = db.catalogue
     conn = await asyncpg.connect(db.dsn)
-    ids = [
-        r["id"]
-        for r in await conn.fetch(
-            f"insert into {cat.qualified} ({cat.name}, {cat.ean})"
-            f" select 'Outro ' || g, e from unnest($1::text[]) with ordinality as u(e, g)"
-            f" returning {cat.id}::text as id",
-            [ean13(9700 + i) for i in range(6)],
-        )
-    ]
+    ids = await insert_products(conn, cat, [(f"Outro {i + 1}", ean13(9700 + i)) for i in range(6)])
     # 0: a person's picture, and a forced run over it (force may overwrite it).
-    await conn.execute(
-        f"update {cat.qualified} set image_status = 'ok', image_url = 'https://cdn.example/pessoa.jpg',"
-        " image_source = 'manual', image_confidence = 1, image_updated_at = now(),"
-        f" image_reviewed_by = gen_random_uuid() where {cat.id}::text = $1",
-        ids[0],
-    )
+    await give_a_persons_picture(conn, cat, ids[0])
     await conn.execute(
         "update public.image_jobs j set payload = j.payload || '{\"force\": true}', status = 'queued'"
         f" from {cat.qualified} p where p.{cat.id} = j.product_id and p.{cat.id}::text = $1",

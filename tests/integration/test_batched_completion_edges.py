@@ -10,19 +10,12 @@ import json
 from typing import Any
 
 import asyncpg
-import pytest
 
-from tests.harness import MigratedDatabase, Templates, ean13, insert_products
+from tests.harness import MigratedDatabase, ean13, insert_products
 from worker.queue import ClaimedJob, JobOutcome, JobQueue
 from worker.runner import Runner, keep_session_state
 
 REJECTED_URL = "https://cdn.example/rejeitada-durante-o-job.jpg"
-
-
-@pytest.fixture
-def db(templates: Templates) -> MigratedDatabase:
-    """A database of its own per test: no other test's job can be claimed or be running here."""
-    return templates.fresh_database()
 
 
 async def claimed_jobs(
@@ -51,12 +44,12 @@ def needs_review(job: ClaimedJob, **changes: Any) -> dict[str, Any]:
     return item
 
 
-async def test_answers_come_back_by_position_and_a_bad_item_fails_alone(db: MigratedDatabase) -> None:
-    pool = await asyncpg.create_pool(db.dsn, min_size=1, max_size=3)
-    conn = await asyncpg.connect(db.dsn)
+async def test_answers_come_back_by_position_and_a_bad_item_fails_alone(fresh_db: MigratedDatabase) -> None:
+    pool = await asyncpg.create_pool(fresh_db.dsn, min_size=1, max_size=3)
+    conn = await asyncpg.connect(fresh_db.dsn)
     try:
         queue = JobQueue(pool, "w1", 60)
-        first, second = await claimed_jobs(db, queue, ["Posição 1", "Posição 2"], 81_000)
+        first, second = await claimed_jobs(fresh_db, queue, ["Posição 1", "Posição 2"], 81_000)
         items = [
             needs_review(first),
             needs_review(first),  # the same job again: already recorded by the item before
@@ -88,18 +81,20 @@ async def test_answers_come_back_by_position_and_a_bad_item_fails_alone(db: Migr
         await pool.close()
 
 
-async def test_a_batch_never_waits_for_a_product_a_customer_transaction_holds(db: MigratedDatabase) -> None:
+async def test_a_batch_never_waits_for_a_product_a_customer_transaction_holds(
+    fresh_db: MigratedDatabase,
+) -> None:
     """A customer's transaction updates product B, then product A. Meanwhile the worker records
     the jobs of A and B together. Waiting for B while holding A would close a cycle, and Postgres
     would abort one side (maybe the customer's). The batch records A, leaves B, and the worker
     sends B alone, which waits for the customer as a single completion always did."""
-    cat = db.catalogue
-    pool = await asyncpg.create_pool(db.dsn, min_size=1, max_size=4, reset=keep_session_state)
-    blocker = await asyncpg.connect(db.dsn)
-    customer = await asyncpg.connect(db.dsn)
+    cat = fresh_db.catalogue
+    pool = await asyncpg.create_pool(fresh_db.dsn, min_size=1, max_size=4, reset=keep_session_state)
+    blocker = await asyncpg.connect(fresh_db.dsn)
+    customer = await asyncpg.connect(fresh_db.dsn)
     try:
         queue = JobQueue(pool, "w1", 60)
-        first, a, b = await claimed_jobs(db, queue, ["Primeiro", "Produto A", "Produto B"], 82_000)
+        first, a, b = await claimed_jobs(fresh_db, queue, ["Primeiro", "Produto A", "Produto B"], 82_000)
 
         # Hold the first job's row so its completion stays on the way while A and B finish: they
         # then travel together in the next call.
@@ -155,15 +150,15 @@ async def test_a_batch_never_waits_for_a_product_a_customer_transaction_holds(db
 class RejectedWhileRunning:
     """A person rejects the picture while the job runs; the job then brings exactly that picture."""
 
-    def __init__(self, dsn: str) -> None:
-        self.dsn = dsn
+    def __init__(self, db: MigratedDatabase) -> None:
+        self.db = db
 
     async def run(self, job: ClaimedJob) -> JobOutcome:
-        person = await asyncpg.connect(self.dsn)
+        person = await asyncpg.connect(self.db.dsn)
         try:
             await person.execute(
                 "insert into public.image_rejected_candidates (product_id, url, reason)"
-                f" values ($1::text::{await self.key_type(person)}, $2, 'não é o produto')",
+                f" values ($1::text::{self.db.catalogue.table.id_type}, $2, 'não é o produto')",
                 job.product_id,
                 REJECTED_URL,
             )
@@ -173,32 +168,27 @@ class RejectedWhileRunning:
             image_status="ok", image_url=REJECTED_URL, image_source="search_api", image_confidence=0.9
         )
 
-    @staticmethod
-    async def key_type(conn: asyncpg.Connection) -> str:
-        return str(
-            await conn.fetchval(
-                "select format_type(atttypid, null) from pg_attribute"
-                " where attrelid = 'public.image_rejected_candidates'::regclass and attname = 'product_id'"
-            )
-        )
 
-
-async def test_a_refused_result_fails_its_job_for_a_retry_instead_of_holding_it(db: MigratedDatabase) -> None:
-    pool = await asyncpg.create_pool(db.dsn, min_size=1, max_size=4, reset=keep_session_state)
+async def test_a_refused_result_fails_its_job_for_a_retry_instead_of_holding_it(
+    fresh_db: MigratedDatabase,
+) -> None:
+    pool = await asyncpg.create_pool(fresh_db.dsn, min_size=1, max_size=4, reset=keep_session_state)
     try:
         queue = JobQueue(pool, "w1", 60, retry_backoff_seconds=3600)
-        setup = await asyncpg.connect(db.dsn)
+        setup = await asyncpg.connect(fresh_db.dsn)
         try:
-            await insert_products(setup, db.catalogue, [("Recusado", ean13(83_000))])
+            await insert_products(setup, fresh_db.catalogue, [("Recusado", ean13(83_000))])
         finally:
             await setup.close()
-        runner = Runner(queue, RejectedWhileRunning(db.dsn), concurrency=1, poll_seconds=0.2, grace_seconds=5)  # type: ignore[arg-type]
+        runner = Runner(
+            queue, RejectedWhileRunning(fresh_db), concurrency=1, poll_seconds=0.2, grace_seconds=5
+        )  # type: ignore[arg-type]
 
         async def drained() -> bool:
             return await queue.due_count(runner.kinds) == 0
 
         await asyncio.wait_for(runner.run(until_idle=drained), 60)
-        conn = await asyncpg.connect(db.dsn)
+        conn = await asyncpg.connect(fresh_db.dsn)
         try:
             job = await conn.fetchrow(
                 "select j.status::text, j.attempts, j.last_error, p.image_status::text as product"

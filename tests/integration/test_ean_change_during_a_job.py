@@ -10,13 +10,12 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from tests.harness import DEFAULT_CATALOGUE, MigratedDatabase, Templates, ean13, insert_products
+from tests.harness import DEFAULT_CATALOGUE, MigratedDatabase, ean13, insert_products
 
 
 @pytest.fixture
-async def conn(templates: Templates) -> AsyncIterator[asyncpg.Connection]:
-    db: MigratedDatabase = templates.fresh_database()
-    connection = await asyncpg.connect(db.dsn)
+async def conn(fresh_db: MigratedDatabase) -> AsyncIterator[asyncpg.Connection]:
+    connection = await asyncpg.connect(fresh_db.dsn)
     yield connection
     await connection.close()
 

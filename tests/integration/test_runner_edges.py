@@ -12,20 +12,14 @@ from uuid import UUID
 import asyncpg
 import pytest
 
-from tests.harness import MigratedDatabase, Templates, ean13, insert_products
+from tests.harness import MigratedDatabase, ean13, insert_products
 from worker.queue import ClaimedJob, JobOutcome, JobQueue
 from worker.runner import Runner, keep_session_state
 
 
 @pytest.fixture
-def db(templates: Templates) -> MigratedDatabase:
-    """A database of its own per test: no other test's job can be claimed here."""
-    return templates.fresh_database()
-
-
-@pytest.fixture
-async def pool(db: MigratedDatabase) -> AsyncIterator[asyncpg.Pool]:
-    connections = await asyncpg.create_pool(db.dsn, min_size=1, max_size=6, reset=keep_session_state)
+async def pool(fresh_db: MigratedDatabase) -> AsyncIterator[asyncpg.Pool]:
+    connections = await asyncpg.create_pool(fresh_db.dsn, min_size=1, max_size=6, reset=keep_session_state)
     yield connections
     await connections.close()
 
@@ -51,11 +45,11 @@ class SlowPipeline:
 
 
 async def test_a_lapsed_lease_given_back_to_the_same_worker_never_runs_the_job_twice(
-    db: MigratedDatabase, pool: asyncpg.Pool
+    fresh_db: MigratedDatabase, pool: asyncpg.Pool
 ) -> None:
-    conn = await asyncpg.connect(db.dsn)
+    conn = await asyncpg.connect(fresh_db.dsn)
     try:
-        await insert_products(conn, db.catalogue, [("Demorado", ean13(84_000))])
+        await insert_products(conn, fresh_db.catalogue, [("Demorado", ean13(84_000))])
         # A 1 s lease and no lease keeper: the lease lapses while the job runs for 3 s, and the
         # worker's next claims find it again through crash recovery.
         queue = JobQueue(pool, "w-lapsed", 1)
@@ -76,12 +70,14 @@ async def test_a_lapsed_lease_given_back_to_the_same_worker_never_runs_the_job_t
 
 
 async def test_lease_renewal_never_waits_for_a_locked_job_row(
-    db: MigratedDatabase, pool: asyncpg.Pool
+    fresh_db: MigratedDatabase, pool: asyncpg.Pool
 ) -> None:
-    conn = await asyncpg.connect(db.dsn)
-    holder = await asyncpg.connect(db.dsn)
+    conn = await asyncpg.connect(fresh_db.dsn)
+    holder = await asyncpg.connect(fresh_db.dsn)
     try:
-        await insert_products(conn, db.catalogue, [("Travado", ean13(84_100)), ("Livre", ean13(84_101))])
+        await insert_products(
+            conn, fresh_db.catalogue, [("Travado", ean13(84_100)), ("Livre", ean13(84_101))]
+        )
         queue = JobQueue(pool, "w-renew", 30)
         locked, free = sorted(await queue.claim(2), key=lambda j: j.job_id)
         before = {
@@ -114,11 +110,11 @@ class NeverStarts:
 
 
 async def test_a_stop_during_a_claim_hands_back_jobs_that_never_started(
-    db: MigratedDatabase, pool: asyncpg.Pool
+    fresh_db: MigratedDatabase, pool: asyncpg.Pool
 ) -> None:
-    cat = db.catalogue
-    conn = await asyncpg.connect(db.dsn)
-    customer = await asyncpg.connect(db.dsn)
+    cat = fresh_db.catalogue
+    conn = await asyncpg.connect(fresh_db.dsn)
+    customer = await asyncpg.connect(fresh_db.dsn)
     try:
         [product] = await insert_products(conn, cat, [("Na hora de parar", ean13(84_200))])
         # The claim marks the product `fetching`: holding its row keeps the claim on its way.
@@ -147,11 +143,13 @@ class Quick:
 
 
 async def test_an_unreadable_job_fails_alone_and_the_loop_goes_on(
-    db: MigratedDatabase, pool: asyncpg.Pool
+    fresh_db: MigratedDatabase, pool: asyncpg.Pool
 ) -> None:
-    conn = await asyncpg.connect(db.dsn)
+    conn = await asyncpg.connect(fresh_db.dsn)
     try:
-        await insert_products(conn, db.catalogue, [("Ilegível", ean13(84_300)), ("Normal", ean13(84_301))])
+        await insert_products(
+            conn, fresh_db.catalogue, [("Ilegível", ean13(84_300)), ("Normal", ean13(84_301))]
+        )
         # Set-up: a job written by hand with a payload that is not a JSON object.
         await conn.execute(
             "update public.image_jobs j set payload = '[]' from public.products p"

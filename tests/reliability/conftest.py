@@ -32,11 +32,6 @@ def own_db() -> Iterator[MigratedDatabase]:
         cluster.stop()
 
 
-@pytest.fixture
-def fresh_db(templates: Templates) -> MigratedDatabase:
-    return templates.fresh_database()
-
-
 SpawnWorker = Callable[..., WorkerProcess]
 
 
