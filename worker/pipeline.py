@@ -41,7 +41,6 @@ from worker.stages.image_search import (
     SearchUnavailable,
     hash_distance,
     hit_refusal,
-    interleave,
 )
 from worker.stages.openai_judge import ImageJudge, Judgement, ProductFacts, Verdict, facts_key
 from worker.stages.openfoodfacts import (
@@ -100,6 +99,13 @@ def rank_key(candidate: Candidate, threshold: float) -> tuple[bool, bool, bool, 
         long_side >= PLANOGRAM_MIN_SIDE,
         candidate.confidence if candidate.confidence is not None else 0.5,
     )
+
+
+def looks_best(image: NormalizedImage) -> tuple[bool, bool, int]:
+    """Before any verdict, what a picture promises: a plain background (a packshot's sign, read
+    locally), planogram size, then size; ties keep the provider's order (a stable sort)."""
+    long_side = max(image.width, image.height)
+    return (image.background is not None, long_side >= PLANOGRAM_MIN_SIDE, long_side)
 
 
 def rank_candidates(candidates: list[Candidate], threshold: float) -> list[Candidate]:
@@ -283,7 +289,10 @@ class Pipeline:
     async def stage_image_search(
         self, job: ClaimedJob, facts: ProductFacts, evidence: dict[str, str | None], outcome: JobOutcome
     ) -> tuple[FetchedImage, Candidate] | None:
-        """Queries → hits → filter → parallel SSRF-safe downloads → dedup → judge → best, if good enough."""
+        """Pays only until it has the product. Queries run one by one, most specific first; a
+        query's hits are filtered, downloaded (SSRF-safe, in parallel: downloads cost nothing),
+        deduplicated, then judged one at a time, best-looking first; the first approvable picture
+        ends the stage. The next, wider query runs only while it may still help (`worth_widening`)."""
         assert self.search is not None
         started = time.monotonic()
         policy = self.search_policy
@@ -303,52 +312,71 @@ class Pipeline:
                 },
             )
         )
-        per_query: list[list[SearchHit]] = []
-        try:
-            for query in queries:
-                per_query.append(await self.search.search_images(query, policy.results_per_query))
-        except SearchUnavailable as exc:
-            outcome.events.append(StageEvent("image_search", "unavailable", {"reason": str(exc)}))
-            return None
-        finally:
-            # Only answered requests are billed by the provider: count those.
-            if self.ledger is not None and per_query:
-                await self.ledger.record_usage(
-                    job, self.search.provider, "image_search", requests=len(per_query)
-                )
-
-        hits = await self.filter_hits(job, interleave(per_query), outcome)
-        fetched = await self.download_all(hits[: policy.max_candidates], outcome)
-        fetched = await self.drop_duplicates(job, fetched, outcome)
-        semaphore = asyncio.Semaphore(JUDGE_CONCURRENCY)
-
-        async def judge(item: tuple[SearchHit, FetchedImage]) -> tuple[FetchedImage, Candidate]:
-            hit, image = item
-            candidate = self.candidate_for(image, "search_api", hit)
-            async with semaphore:
-                await self.judge_candidate(job, facts, image.image, evidence, candidate, outcome)
-            return image, candidate
-
-        judged = await asyncio.gather(*(judge(item) for item in fetched))
-        outcome.candidates.extend(candidate for _, candidate in judged)
-        ranked = sorted(judged, key=lambda pair: rank_key(pair[1], self.threshold), reverse=True)
-        best = ranked[0] if ranked else None
-        approved = best is not None and bool(best[1].match) and (best[1].confidence or 0) >= self.threshold
+        found: list[Candidate] = []
+        approved: tuple[FetchedImage, Candidate] | None = None
+        asked = hits_seen = 0
+        for query in queries:
+            try:
+                hits = await self.search_query(job, query)
+            except SearchUnavailable as exc:
+                outcome.events.append(StageEvent("image_search", "unavailable", {"reason": str(exc)}))
+                return None
+            asked += 1
+            hits_seen += len(hits)
+            room = policy.max_candidates - len(found)
+            kept = await self.filter_hits(job, hits, outcome)
+            fetched = await self.download_all(kept[:room], outcome)
+            fetched = await self.drop_duplicates(job, fetched, outcome)
+            for hit, image in sorted(fetched, key=lambda pair: looks_best(pair[1].image), reverse=True):
+                candidate = self.candidate_for(image, "search_api", hit)
+                verdict = await self.judge_candidate(job, facts, image.image, evidence, candidate, outcome)
+                outcome.candidates.append(candidate)
+                found.append(candidate)
+                if self.approvable(verdict):
+                    approved = (image, candidate)
+                    break
+            if approved is not None or len(found) >= policy.max_candidates:
+                break
+            if not self.worth_widening(found):
+                break
+        best = (
+            approved[1] if approved else max(found, key=lambda c: rank_key(c, self.threshold), default=None)
+        )
+        ms = elapsed_ms(started)
         outcome.events.append(
             StageEvent(
                 "image_search",
                 "approved" if approved else "nothing_good_enough",
                 {
-                    "queries": len(queries),
-                    "hits": sum(len(h) for h in per_query),
-                    "judged": len(judged),
-                    "best": best[1].url if best else None,
-                    "ms": elapsed_ms(started),
+                    "queries": asked,
+                    "planned": len(queries),
+                    "hits": hits_seen,
+                    "judged": len(found),
+                    "best": best.url if best else None,
+                    "ms": ms,
                 },
             )
         )
-        _log(job, "image_search", outcome.events[-1].outcome, elapsed_ms(started))
-        return best if approved else None
+        _log(job, "image_search", outcome.events[-1].outcome, ms)
+        return approved
+
+    async def search_query(self, job: ClaimedJob, query: str) -> list[SearchHit]:
+        """One query's answer. Only answered requests are billed by the provider: those are counted."""
+        assert self.search is not None
+        hits = await self.search.search_images(query, self.search_policy.results_per_query)
+        if self.ledger is not None:
+            await self.ledger.record_usage(job, self.search.provider, "image_search", requests=1)
+        return hits
+
+    def worth_widening(self, judged: list[Candidate]) -> bool:
+        """Whether the next, wider query may still find the product. Not when every picture judged
+        so far was confidently another product: a wider query shares this one's words and brings
+        more of the same. It does when nothing could be judged (no hits, sites down) or when a
+        picture is the product below the threshold (a better picture of it may be out there)."""
+        other_product = 1 - self.threshold
+        return not judged or any(
+            c.match is not False or c.confidence is None or c.confidence > other_product for c in judged
+        )
 
     async def product_attributes(self, job: ClaimedJob, facts: ProductFacts) -> ProductAttributes:
         if self.attributes is None:

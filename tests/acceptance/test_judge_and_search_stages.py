@@ -145,27 +145,51 @@ async def test_a_low_off_score_leads_to_search_and_the_best_result_is_approved(
     stored = await wait_until(lambda: status_is(db_conn, product_id, "ok"))
     assert stored["image_source"] == "search_api" and float(stored["image_confidence"]) == 0.95
     queries = [r.query for r in services.search.requests]
-    assert queries == [
-        "EAN 5601077161035 Calem Vinho do Porto Special Reserve",
-        "Calem Vinho do Porto Special Reserve 750ml embalagem",
-        "Vinho do Porto Special Reserve 750ml foto produto",
-    ]
+    assert queries == ["EAN 5601077161035 Calem Vinho do Porto Special Reserve"], "found: no more queries"
     candidates = stored["image_candidate_urls"]
     best = candidates[0]
-    assert best["source"] == "search_api" and best["packshot"] is True, "packshots win among matches"
+    assert best["source"] == "search_api" and best["packshot"] is True, "the packshot is judged first"
     assert best["page_host"] == "loja.exemplo.com.br" and best["page_url"].startswith("https://loja.")
     off = next(c for c in candidates if c["source"] == "openfoodfacts")
     assert off["confidence"] == 0.65 and off["match"] is True
     urls = [c["url"] for c in candidates]
     assert not any("/200x200/" in u for u in urls), "too small for the minimum side"
     assert not any("bloqueado" in str(c.get("page_host")) for c in candidates), "blocked domain"
-    assert len(urls) == len(set(urls))
-    # The same picture found by all three queries (three URLs) is judged once.
-    judged = [c.text for c in services.openai.judge_calls()]
-    assert len(judged) == len({c["dhash"] for c in candidates})
+    assert len(services.openai.judge_calls()) == 2, "the OFF picture and the first search picture"
+    records = await usage(db_conn, product_id)
+    assert [r["requests"] for r in records if r["purpose"] == "image_search"] == [1]
+
+
+async def test_a_close_match_widens_the_search_and_a_picture_seen_again_is_not_judged_again(
+    start_worker: Callable[..., WorkerProcess],
+    db_conn: asyncpg.Connection,
+    services: OfflineServices,
+) -> None:
+    assert services.search is not None
+    services.image_host.marks["5601077161035"] = Mark("5601077161035", confidence_digit=6)  # 0.65
+    # The brand's query finds only a doubtful picture (0.75); the "embalagem" query finds it again
+    # at another URL, and a good one.
+    services.search.add("calem", WebPicture("5601077161035", 7, "packshot", 800, 1000, "loja.exemplo.com.br"))
+    services.search.add(
+        "embalagem", WebPicture("5601077161035", 9, "packshot", 700, 900, "mercado.exemplo.com.br")
+    )
+    start_worker(judge=True, search=True)
+    product_id = await insert_product(db_conn, *PORTO)
+
+    stored = await wait_until(lambda: status_is(db_conn, product_id, "ok"))
+    assert stored["image_source"] == "search_api" and float(stored["image_confidence"]) == 0.95
+    assert [r.query for r in services.search.requests] == [
+        "EAN 5601077161035 Calem Vinho do Porto Special Reserve",
+        "Calem Vinho do Porto Special Reserve 750ml embalagem",
+    ], "the third, widest query is never asked"
+    assert stored["image_candidate_urls"][0]["page_host"] == "mercado.exemplo.com.br"
+    # The OFF picture, query 1's three (the doubtful one, two unrelated), then query 2's good one,
+    # judged first as it looks best: the doubtful picture at its second URL is a duplicate, and
+    # query 2's unrelated pictures are never judged.
+    assert len(services.openai.judge_calls()) == 5
     assert ("image_search", "duplicate") in await events(db_conn, product_id)
     records = await usage(db_conn, product_id)
-    assert [r["requests"] for r in records if r["purpose"] == "image_search"] == [3]
+    assert [r["requests"] for r in records if r["purpose"] == "image_search"] == [1, 1]
 
 
 async def test_nothing_good_enough_goes_to_review_with_every_candidate_ranked(
