@@ -12,9 +12,12 @@ A person's request for the browser search (`browser` jobs, stage 4) only adds ca
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -101,6 +104,21 @@ def rank_key(candidate: Candidate, threshold: float) -> tuple[bool, bool, bool, 
     )
 
 
+def question_key(*parts: object) -> str:
+    """What identifies a paid question in the answer cache (the product is a column of its own)."""
+    return hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode()).hexdigest()
+
+
+def hits_from_cache(answer: Any) -> list[SearchHit] | None:
+    """A cached answer read back; None (ask the provider) when it is not one this code wrote."""
+    if not isinstance(answer, list):
+        return None
+    try:
+        return [SearchHit(**hit) for hit in answer]
+    except TypeError:
+        return None
+
+
 def looks_best(image: NormalizedImage) -> tuple[bool, bool, int]:
     """Before any verdict, what a picture promises: a plain background (a packshot's sign, read
     locally), planogram size, then size; ties keep the provider's order (a stable sort)."""
@@ -134,6 +152,7 @@ class Pipeline:
         browser: BrowserImageFinder | None = None,
         browser_max_candidates: int = 8,
         browser_min_side: int = 200,
+        answer_ttl_seconds: int = 0,
     ) -> None:
         self.off = off
         self.image_session = image_session
@@ -150,6 +169,7 @@ class Pipeline:
         self.browser = browser
         self.browser_max_candidates = browser_max_candidates
         self.browser_min_side = browser_min_side
+        self.answer_ttl_seconds = answer_ttl_seconds  # paid answers reused this long (0: never)
 
     async def run(self, job: ClaimedJob) -> JobOutcome:
         if job.kind == "approve":
@@ -309,6 +329,7 @@ class Pipeline:
                     "flavour": attributes.flavour,
                     "size": attributes.size,
                     **({"problem": attributes.problem} if attributes.problem else {}),
+                    **({"cached": True} if attributes.cached else {}),
                 },
             )
         )
@@ -317,7 +338,7 @@ class Pipeline:
         asked = hits_seen = 0
         for query in queries:
             try:
-                hits = await self.search_query(job, query)
+                hits = await self.search_query(job, query, outcome)
             except SearchUnavailable as exc:
                 outcome.events.append(StageEvent("image_search", "unavailable", {"reason": str(exc)}))
                 return None
@@ -360,12 +381,29 @@ class Pipeline:
         _log(job, "image_search", outcome.events[-1].outcome, ms)
         return approved
 
-    async def search_query(self, job: ClaimedJob, query: str) -> list[SearchHit]:
-        """One query's answer. Only answered requests are billed by the provider: those are counted."""
+    async def search_query(self, job: ClaimedJob, query: str, outcome: JobOutcome) -> list[SearchHit]:
+        """One query's answer: the product's cached one when young enough, else the provider's.
+        Only answered requests are billed by the provider: those are counted."""
         assert self.search is not None
-        hits = await self.search.search_images(query, self.search_policy.results_per_query)
+        count = self.search_policy.results_per_query
+        question = question_key(self.search.provider, count, query)
+        if self.ledger is not None:
+            cached = await self.ledger.cached_answer(
+                job.product_id, "image_search", question, self.answer_ttl_seconds
+            )
+            hits = hits_from_cache(cached)
+            if hits is not None:
+                outcome.events.append(
+                    StageEvent("image_search", "cached_answer", {"query": query, "hits": len(hits)})
+                )
+                return hits
+        hits = await self.search.search_images(query, count)
         if self.ledger is not None:
             await self.ledger.record_usage(job, self.search.provider, "image_search", requests=1)
+            if self.answer_ttl_seconds > 0:
+                await self.ledger.store_answer(
+                    job.product_id, "image_search", question, [asdict(hit) for hit in hits]
+                )
         return hits
 
     def worth_widening(self, judged: list[Candidate]) -> bool:
@@ -379,14 +417,38 @@ class Pipeline:
         )
 
     async def product_attributes(self, job: ClaimedJob, facts: ProductFacts) -> ProductAttributes:
+        """OpenAI's extraction when configured (its answer reused for the same name and brand while
+        young enough), else the parser's (free)."""
         if self.attributes is None:
             return parse_product_attributes(facts.name, facts.brand)
+        question = question_key(self.judge.model if self.judge else "", facts.name, facts.brand)
+        if self.ledger is not None:
+            cached = await self.ledger.cached_answer(
+                job.product_id, "attributes", question, self.answer_ttl_seconds
+            )
+            if isinstance(cached, dict):
+                return ProductAttributes(
+                    brand=cached.get("brand"),
+                    product=cached.get("product"),
+                    flavour=cached.get("flavour"),
+                    size=cached.get("size"),
+                    source="openai",
+                    cached=True,
+                )
         attributes = await self.attributes(facts)
         if self.ledger is not None:
             for usage in attributes.usage:
                 await self.ledger.record_usage(
                     job, usage.model, usage.purpose, usage.input_tokens, usage.output_tokens
                 )
+            if attributes.source == "openai" and self.answer_ttl_seconds > 0:
+                answer = {
+                    "brand": attributes.brand,
+                    "product": attributes.product,
+                    "flavour": attributes.flavour,
+                    "size": attributes.size,
+                }
+                await self.ledger.store_answer(job.product_id, "attributes", question, answer)
         return attributes
 
     async def filter_hits(

@@ -321,6 +321,30 @@ class JobQueue:
             json.dumps(verdict),
         )
 
+    async def cached_answer(
+        self, product_id: str, purpose: str, question_sha256: str, ttl_seconds: int
+    ) -> Any | None:
+        """A paid answer (search hits, extracted attributes) to the same question, if young enough."""
+        if ttl_seconds <= 0:
+            return None
+        raw = await self._pool.fetchval(
+            "select imagefill.cached_answer($1, $2, $3, $4)",
+            product_id,
+            purpose,
+            question_sha256,
+            ttl_seconds,
+        )
+        return json.loads(raw) if raw else None
+
+    async def store_answer(self, product_id: str, purpose: str, question_sha256: str, answer: Any) -> None:
+        await self._pool.execute(
+            "select imagefill.store_answer($1, $2, $3, $4::jsonb)",
+            product_id,
+            purpose,
+            question_sha256,
+            json.dumps(answer),
+        )
+
     async def rejected_picture_hashes(self, product_id: str) -> list[str]:
         """Perceptual hashes of the pictures a person rejected for this product (at any URL)."""
         rows = await self._pool.fetchval("select imagefill.rejected_picture_hashes($1)", product_id)

@@ -576,6 +576,7 @@ async def open_worker(
                 browser=browser,
                 browser_max_candidates=settings.browser_max_candidates,
                 browser_min_side=settings.browser_min_image_side,
+                answer_ttl_seconds=round(settings.answer_cache_ttl_hours * 3600),
             )
             yield Runner(
                 queue,

@@ -72,6 +72,11 @@ class Settings(BaseSettings):
     image_search_country: str = "BR"
     image_search_language: str = "pt-br"
 
+    # How long a paid answer (a search query's hits, the attributes OpenAI extracted) is reused for
+    # the same product and question: a retried job or a "reject and retry" does not pay again.
+    # 0 = never reused.
+    answer_cache_ttl_hours: float = Field(default=168.0, ge=0, le=24 * 365)
+
     image_confidence_threshold: float = Field(default=0.80, ge=0, le=1)
     image_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     image_max_side: int = Field(default=1200, ge=64, le=8000)
