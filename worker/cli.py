@@ -405,6 +405,7 @@ def status(database: DatabaseOption = None) -> None:
     if settings is not None:
         _print_stage_plan(settings)
         _print_usage(state["usage"], settings)
+        _print_budget(state["spend"], state["spend_windows"], settings)
     if state["failures"]:
         failures = Table("último erro", "jobs", title=f"Falhas nos últimos {FAILURES_DAYS} dias")
         for row in state["failures"]:
@@ -491,6 +492,55 @@ def _print_usage(rows: list[dict[str, object]], settings: Settings) -> None:
         )
     view.title = f"Uso de APIs pagas — OpenAI: US$ {total:.4f} (preços de OPENAI_PRICES)"
     console.print(view)
+
+
+def _print_budget(rows: list[dict[str, Any]], windows: dict[str, Any], settings: Settings) -> None:
+    """This month's spend per provider against the caps (BUDGET_*), and when each window resets."""
+    from worker.budget import BudgetLimits
+
+    limits = BudgetLimits.from_settings(settings)
+    month_resets = f"{windows['month_resets_at']:%d/%m/%Y %H:%M} UTC" if windows else "—"
+    day_resets = f"{windows['day_resets_at']:%d/%m/%Y %H:%M} UTC" if windows else "—"
+    month = sum(float(r["month_usd"]) for r in rows)
+    day = sum(float(r["day_usd"]) for r in rows)
+    in_flight = sum(float(r["reserved_usd"]) for r in rows)
+    view = Table("provedor", "gasto no mês", "requisições no mês", "gasto hoje", "em andamento")
+    for row in rows:
+        quota = limits.monthly_requests.get(str(row["provider"]))
+        view.add_row(
+            str(row["provider"]),
+            f"US$ {float(row['month_usd']):.4f}",
+            f"{row['month_requests']}" + (f" de {quota}" if quota is not None else ""),
+            f"US$ {float(row['day_usd']):.4f}",
+            f"US$ {float(row['reserved_usd']):.4f}",
+        )
+
+    def cap(value: float | None) -> str:
+        return f"US$ {value:.2f}" if value is not None else "sem teto"
+
+    view.title = (
+        f"Orçamento — mês: US$ {month:.4f} de {cap(limits.monthly_usd)} (renova em {month_resets});"
+        f" hoje: US$ {day:.4f} de {cap(limits.daily_usd)} (renova em {day_resets})"
+    )
+    console.print(view)
+    smallest_call = settings.image_search_price_per_1000 / 1000
+    for scope, spent, limit, resets, setting in (
+        ("mês", month, limits.monthly_usd, month_resets, "BUDGET_MONTHLY_USD"),
+        ("dia", day, limits.daily_usd, day_resets, "BUDGET_DAILY_USD"),
+    ):
+        if limit is not None and limit - (spent + in_flight) < max(smallest_call, 1e-9):
+            console.print(
+                f"[red]teto do {scope} atingido[/red]: as etapas pagas esperam até {resets}"
+                " (os produtos continuam na fila); para seguir antes, aumente"
+                f" {setting} e reinicie os workers."
+            )
+    for row in rows:
+        quota = limits.monthly_requests.get(str(row["provider"]))
+        if quota is not None and int(row["month_requests"]) >= quota:
+            console.print(
+                f"[red]cota mensal de {row['provider']} atingida[/red] ({quota} requisições): espera até"
+                f" {month_resets}; para seguir antes, aumente BUDGET_MONTHLY_REQUESTS."
+            )
 
 
 @app.command()

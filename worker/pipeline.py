@@ -23,6 +23,8 @@ from urllib.parse import urlsplit
 import aiohttp
 from loguru import logger
 
+from worker.budget import OPENAI, BudgetReached, Reservation, SpendLedger
+from worker.costs import Usage
 from worker.images import (
     JUDGE_SIDE,
     FetchPolicy,
@@ -65,6 +67,15 @@ JUDGE_CONCURRENCY = 3
 
 class PermanentJobError(Exception):
     """Retrying cannot help (e.g. the approved URL is not an image): fail the job now."""
+
+
+class PaidStagesPaused(Exception):
+    """A budget cap stopped a paid stage: the runner defers the job until the window resets."""
+
+    def __init__(self, reached: BudgetReached, events: list[StageEvent]) -> None:
+        super().__init__(str(reached))
+        self.resets_at = reached.resets_at
+        self.events = events
 
 
 @dataclass
@@ -153,6 +164,7 @@ class Pipeline:
         browser_max_candidates: int = 8,
         browser_min_side: int = 200,
         answer_ttl_seconds: int = 0,
+        spend: SpendLedger | None = None,
     ) -> None:
         self.off = off
         self.image_session = image_session
@@ -170,6 +182,7 @@ class Pipeline:
         self.browser_max_candidates = browser_max_candidates
         self.browser_min_side = browser_min_side
         self.answer_ttl_seconds = answer_ttl_seconds  # paid answers reused this long (0: never)
+        self.spend = spend  # budget caps; None: no caps (usage still recorded through the ledger)
 
     async def run(self, job: ClaimedJob) -> JobOutcome:
         if job.kind == "approve":
@@ -180,6 +193,14 @@ class Pipeline:
 
     async def enrich(self, job: ClaimedJob) -> JobOutcome:
         outcome = JobOutcome(image_status="needs_review")
+        try:
+            return await self.enrich_stages(job, outcome)
+        except BudgetReached as exc:
+            # Stage 1 ran (free); a paid stage found no room: the job waits for the window to reset.
+            _log(job, "budget", exc.scope, 0)
+            raise PaidStagesPaused(exc, outcome.events) from None
+
+    async def enrich_stages(self, job: ClaimedJob, outcome: JobOutcome) -> JobOutcome:
         facts = ProductFacts(job.product_id, job.product_name, job.product_brand, job.product_gtin)
 
         # 1. Open Food Facts by EAN.
@@ -294,16 +315,18 @@ class Pipeline:
             )
             if cached is not None:
                 return Judgement(Verdict.model_validate(cached), cached=True)
-        judgement = await self.judge.validate(facts, image, evidence)
-        if self.ledger is not None:
-            for usage in judgement.usage:
-                await self.ledger.record_usage(
-                    job, usage.model, usage.purpose, usage.input_tokens, usage.output_tokens
-                )
-            if judgement.verdict is not None:
-                await self.ledger.store_verdict(
-                    job.product_id, image.content_hash, self.judge.model, key, judgement.verdict.model_dump()
-                )
+        model = self.judge.model
+        reservation = await self.reserve(job, OPENAI, "judge", self.openai_estimate(model, "judge"))
+        try:
+            judgement = await self.judge.validate(facts, image, evidence)
+        except BaseException:
+            await self.release(reservation)
+            raise
+        await self.paid(job, reservation, judgement.usage)
+        if self.ledger is not None and judgement.verdict is not None:
+            await self.ledger.store_verdict(
+                job.product_id, image.content_hash, self.judge.model, key, judgement.verdict.model_dump()
+            )
         return judgement
 
     async def stage_image_search(
@@ -382,8 +405,8 @@ class Pipeline:
         return approved
 
     async def search_query(self, job: ClaimedJob, query: str, outcome: JobOutcome) -> list[SearchHit]:
-        """One query's answer: the product's cached one when young enough, else the provider's.
-        Only answered requests are billed by the provider: those are counted."""
+        """One query's answer: the product's cached one when young enough, else the provider's
+        (reserved against the budget first). Only answered requests are billed: those are counted."""
         assert self.search is not None
         count = self.search_policy.results_per_query
         question = question_key(self.search.provider, count, query)
@@ -397,14 +420,44 @@ class Pipeline:
                     StageEvent("image_search", "cached_answer", {"query": query, "hits": len(hits)})
                 )
                 return hits
-        hits = await self.search.search_images(query, count)
-        if self.ledger is not None:
-            await self.ledger.record_usage(job, self.search.provider, "image_search", requests=1)
-            if self.answer_ttl_seconds > 0:
-                await self.ledger.store_answer(
-                    job.product_id, "image_search", question, [asdict(hit) for hit in hits]
-                )
+        provider = self.search.provider
+        price = self.spend.search_price_usd if self.spend is not None else 0.0
+        reservation = await self.reserve(job, provider, "image_search", price)
+        try:
+            hits = await self.search.search_images(query, count)
+        except BaseException:
+            # Not answered, not billed by the provider: the room goes back.
+            await self.release(reservation)
+            raise
+        await self.paid(job, reservation, [Usage(provider, "image_search")])
+        if self.ledger is not None and self.answer_ttl_seconds > 0:
+            await self.ledger.store_answer(
+                job.product_id, "image_search", question, [asdict(hit) for hit in hits]
+            )
         return hits
+
+    def openai_estimate(self, model: str, purpose: str) -> float:
+        return self.spend.estimate_openai(model, purpose) if self.spend is not None else 0.0
+
+    async def reserve(self, job: ClaimedJob, provider: str, purpose: str, estimate: float) -> Reservation:
+        """Room in the budget for one paid call (BudgetReached when a cap has none)."""
+        if self.spend is None:
+            return Reservation(None, provider)
+        return await self.spend.reserve(job.job_id, provider, purpose, estimate)
+
+    async def release(self, reservation: Reservation) -> None:
+        if self.spend is not None:
+            await self.spend.release(reservation)
+
+    async def paid(self, job: ClaimedJob, reservation: Reservation, usages: list[Usage]) -> None:
+        """What a paid call really used: settled against its reservation and recorded on the job."""
+        if self.spend is not None:
+            await self.spend.settle(job.job_id, reservation, usages)
+        elif self.ledger is not None:
+            for usage in usages:
+                await self.ledger.record_usage(
+                    job, usage.model, usage.purpose, usage.input_tokens, usage.output_tokens, usage.requests
+                )
 
     def worth_widening(self, judged: list[Candidate]) -> bool:
         """Whether the next, wider query may still find the product. Not when every picture judged
@@ -421,7 +474,8 @@ class Pipeline:
         young enough), else the parser's (free)."""
         if self.attributes is None:
             return parse_product_attributes(facts.name, facts.brand)
-        question = question_key(self.judge.model if self.judge else "", facts.name, facts.brand)
+        model = self.judge.model if self.judge else ""
+        question = question_key(model, facts.name, facts.brand)
         if self.ledger is not None:
             cached = await self.ledger.cached_answer(
                 job.product_id, "attributes", question, self.answer_ttl_seconds
@@ -435,20 +489,21 @@ class Pipeline:
                     source="openai",
                     cached=True,
                 )
-        attributes = await self.attributes(facts)
-        if self.ledger is not None:
-            for usage in attributes.usage:
-                await self.ledger.record_usage(
-                    job, usage.model, usage.purpose, usage.input_tokens, usage.output_tokens
-                )
-            if attributes.source == "openai" and self.answer_ttl_seconds > 0:
-                answer = {
-                    "brand": attributes.brand,
-                    "product": attributes.product,
-                    "flavour": attributes.flavour,
-                    "size": attributes.size,
-                }
-                await self.ledger.store_answer(job.product_id, "attributes", question, answer)
+        reservation = await self.reserve(job, OPENAI, "attributes", self.openai_estimate(model, "attributes"))
+        try:
+            attributes = await self.attributes(facts)
+        except BaseException:
+            await self.release(reservation)
+            raise
+        await self.paid(job, reservation, attributes.usage)
+        if self.ledger is not None and attributes.source == "openai" and self.answer_ttl_seconds > 0:
+            answer = {
+                "brand": attributes.brand,
+                "product": attributes.product,
+                "flavour": attributes.flavour,
+                "size": attributes.size,
+            }
+            await self.ledger.store_answer(job.product_id, "attributes", question, answer)
         return attributes
 
     async def filter_hits(

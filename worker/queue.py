@@ -290,6 +290,19 @@ class JobQueue:
         )
         return (str(row["status"]), row["locked_by"]) if row else ("missing", None)
 
+    async def defer(
+        self, job: ClaimedJob, until: datetime, reason: str, events: list[StageEvent] | None = None
+    ) -> None:
+        """Puts the job back to wait until `until` (a budget window's reset): no attempt counted."""
+        await self._call(
+            "select imagefill.defer_image_job($1, $2, $3, $4, $5::jsonb)",
+            job.job_id,
+            self.worker_id,
+            until,
+            reason,
+            json.dumps([e.as_json() for e in events or []]),
+        )
+
     async def release(self, job: ClaimedJob, reason: str) -> None:
         await self._call("select imagefill.release_image_job($1, $2, $3)", job.job_id, self.worker_id, reason)
 

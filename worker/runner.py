@@ -23,6 +23,7 @@ import asyncpg
 import openai
 from loguru import logger
 
+from worker.budget import BudgetLimits, SpendLedger
 from worker.health import HealthServer
 from worker.images import FetchPolicy, ImagePool, ImageUnavailable, guarded_session, image_session
 from worker.lifetimes import BackgroundTask
@@ -31,7 +32,7 @@ from worker.logs import elapsed_ms, log_loop_exception
 from worker.maintenance import QueueSweeper
 from worker.offindex import OffExportIndex
 from worker.offline.system_deps import system_file
-from worker.pipeline import AttributeExtractor, PermanentJobError, Pipeline, SearchPolicy
+from worker.pipeline import AttributeExtractor, PaidStagesPaused, PermanentJobError, Pipeline, SearchPolicy
 from worker.queue import (
     DATABASE_FAULTS,
     REJECTED_CANDIDATE,
@@ -252,6 +253,10 @@ class Runner:
                     await self._release(job, "worker encerrado antes de terminar o job")
                 # A lost lease needs nothing: the job already belongs to another worker.
                 raise
+            except PaidStagesPaused as exc:
+                self._finishing(job_id)
+                await self._defer(job, exc)
+                return
             except Exception as exc:
                 self._finishing(job_id)
                 await self._fail(job, exc, started)
@@ -383,6 +388,23 @@ class Runner:
         else:
             self.stats.failed += 1
         bound.bind(status=status).warning("job_failed")
+
+    async def _defer(self, job: ClaimedJob, paused: PaidStagesPaused) -> None:
+        """A budget cap: the job waits for the window to reset, its attempt not counted."""
+        log = logger.bind(
+            job_id=str(job.job_id), product_id=job.product_id, reason=str(paused), until=paused.resets_at
+        )
+        try:
+            await self._record(
+                job, "defer", lambda: self.queue.defer(job, paused.resets_at, str(paused), paused.events)
+            )
+        except (_AlreadyRecorded, LeaseLost):
+            return
+        except Exception as exc:  # the lease will expire and another worker will meet the cap again
+            log.bind(db_error=f"{type(exc).__name__}: {exc}").error("defer_not_recorded")
+            return
+        self.stats.deferred += 1
+        log.warning("budget_reached_job_deferred")
 
     async def _release(self, job: ClaimedJob, reason: str) -> None:
         try:
@@ -577,6 +599,13 @@ async def open_worker(
                 browser_max_candidates=settings.browser_max_candidates,
                 browser_min_side=settings.browser_min_image_side,
                 answer_ttl_seconds=round(settings.answer_cache_ttl_hours * 3600),
+                spend=SpendLedger(
+                    pool,
+                    BudgetLimits.from_settings(settings),
+                    settings.prices,
+                    settings.image_search_price_per_1000 / 1000,
+                    hold_seconds=settings.worker_lease_seconds,
+                ),
             )
             yield Runner(
                 queue,

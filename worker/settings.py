@@ -76,6 +76,14 @@ class Settings(BaseSettings):
     # the same product and question: a retried job or a "reject and retry" does not pay again.
     # 0 = never reused.
     answer_cache_ttl_hours: float = Field(default=168.0, ge=0, le=24 * 365)
+    # Caps in US$ for every paid call together (OpenAI by OPENAI_PRICES, the search by the price
+    # below), per calendar month and day in UTC; empty = no cap. At a cap the paid stages wait.
+    budget_monthly_usd: float | None = Field(default=None, ge=0)
+    budget_daily_usd: float | None = Field(default=None, ge=0)
+    # Requests per month per provider, `provider=N`, comma-separated (e.g. the Brave plan's `brave=2000`).
+    budget_monthly_requests: str = ""
+    # US$ per 1,000 image-search requests (check your plan's price).
+    image_search_price_per_1000: float = Field(default=5.0, ge=0)
 
     image_confidence_threshold: float = Field(default=0.80, ge=0, le=1)
     image_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
@@ -163,6 +171,12 @@ class Settings(BaseSettings):
         parse_price_table(value)
         return value
 
+    @field_validator("budget_monthly_requests")
+    @classmethod
+    def _quotas(cls, value: str) -> str:
+        parse_request_quotas(value)
+        return value
+
     @property
     def prices(self) -> dict[str, tuple[float, float]]:
         return parse_price_table(self.openai_prices)
@@ -188,6 +202,24 @@ def parse_price_table(text: str) -> dict[str, tuple[float, float]]:
                 f"preço inválido em {item!r} (use modelo=entrada/saída, USD por 1M tokens)"
             ) from None
     return table
+
+
+def parse_request_quotas(text: str) -> dict[str, int]:
+    """`brave=2000,openai=100000` → {provider: requests per month}."""
+    quotas: dict[str, int] = {}
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        provider, _, number = item.partition("=")
+        try:
+            quotas[provider.strip().lower()] = int(number)
+        except ValueError:
+            raise ValueError(
+                f"cota inválida em {item!r} (use provedor=requisições, ex.: brave=2000)"
+            ) from None
+        if quotas[provider.strip().lower()] < 0 or not provider.strip():
+            raise ValueError(f"cota inválida em {item!r} (use provedor=requisições, ex.: brave=2000)")
+    return quotas
 
 
 def load_settings(**overrides: object) -> Settings:
