@@ -154,3 +154,14 @@ class SpendLedger:
     async def release(self, reservation: Reservation) -> None:
         if reservation.id is not None:
             await self._pool.execute("select imagefill.release_spend($1)", reservation.id)
+
+    async def resume_deferred(self) -> int:
+        """At start-up: when every cap has room (one was raised, or a window reset early), the
+        jobs a cap deferred run again now, in their order. Returns how many."""
+        resumed = await self._pool.fetchval(
+            "select imagefill.resume_deferred_jobs($1, $2, $3::jsonb)",
+            self.limits.monthly_usd,
+            self.limits.daily_usd,
+            json.dumps(self.limits.monthly_requests),
+        )
+        return int(resumed or 0)

@@ -572,6 +572,17 @@ async def open_worker(
             queue = JobQueue(
                 pool, worker_id, settings.worker_lease_seconds, settings.worker_retry_backoff_seconds
             )
+            spend = SpendLedger(
+                pool,
+                BudgetLimits.from_settings(settings),
+                settings.prices,
+                settings.image_search_price_per_1000 / 1000,
+                hold_seconds=settings.worker_lease_seconds,
+            )
+            # A raised cap takes effect with this worker's settings: the jobs a cap deferred go on.
+            resumed = await spend.resume_deferred()
+            if resumed:
+                logger.bind(jobs=resumed).info("budget_deferred_jobs_resumed")
             browser = None
             if "browser" in kinds:
                 browser = await stack.enter_async_context(
@@ -599,13 +610,7 @@ async def open_worker(
                 browser_max_candidates=settings.browser_max_candidates,
                 browser_min_side=settings.browser_min_image_side,
                 answer_ttl_seconds=round(settings.answer_cache_ttl_hours * 3600),
-                spend=SpendLedger(
-                    pool,
-                    BudgetLimits.from_settings(settings),
-                    settings.prices,
-                    settings.image_search_price_per_1000 / 1000,
-                    hold_seconds=settings.worker_lease_seconds,
-                ),
+                spend=spend,
             )
             yield Runner(
                 queue,

@@ -141,3 +141,32 @@ async def test_three_replicas_racing_for_the_last_dollars_overshoot_by_at_most_t
     out = " ".join(result.stdout.split())
     assert "teto do mês atingido" in out and "BUDGET_MONTHLY_USD" in out
     assert f"{month_reset:%d/%m/%Y}" in out and "brave" in out and "openai" in out
+
+
+async def test_a_provider_quota_defers_the_rest_and_raising_it_resumes_them_in_order(
+    start_worker: Callable[..., WorkerProcess],
+    db_conn: asyncpg.Connection,
+    services: OfflineServices,
+) -> None:
+    assert services.search is not None
+    worker = start_worker(judge=True, search=True, BUDGET_MONTHLY_REQUESTS="brave=2")
+    ids = [await insert_product(db_conn, f"Produto {n} 1kg", unknown_ean(100 + n), "Marca") for n in range(5)]
+    await wait_until(lambda: settled(db_conn), within=60)
+    assert len(services.search.requests) == 2, "the quota counts the requests in flight too"
+    waiting = await db_conn.fetch(
+        "select product_id::text, last_error from public.image_jobs where status = 'queued'"
+    )
+    assert len(waiting) == 3
+    assert all(w["last_error"].startswith("cota mensal de requisições de brave") for w in waiting)
+    assert worker.stop() == 0
+
+    # The person raises the quota and restarts: the deferred products go on, oldest first (one at
+    # a time here, so the order of the requests is the order of the claims).
+    start_worker(judge=True, search=True, BUDGET_MONTHLY_REQUESTS="brave=10", WORKER_CONCURRENCY="1")
+    for product_id in ids:
+        await wait_until(lambda i=product_id: status_is(db_conn, i, "needs_review"), within=60)
+    assert len(services.search.requests) == 5
+    later = [
+        next(n for n in range(5) if unknown_ean(100 + n) in r.query) for r in services.search.requests[2:]
+    ]
+    assert len(later) == 3 and later == sorted(later), "they kept their place in the queue"

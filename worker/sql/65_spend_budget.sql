@@ -235,7 +235,60 @@ begin
 end
 $$;
 
+-- A cap was raised (or a quota): the jobs deferred by a cap run again now, in their order, when
+-- every cap the caller passes has room again. Called by a worker at start-up, after it read its
+-- settings; with the caps still full it changes nothing (no job churns through Stage 1 again).
+create or replace function imagefill.resume_deferred_jobs(
+  p_monthly_usd numeric,
+  p_daily_usd numeric,
+  p_monthly_requests jsonb default '{}'::jsonb
+)
+returns integer
+language plpgsql
+set search_path = ''
+as $$
+declare
+  w record;
+  v_full boolean;
+  v_resumed integer;
+begin
+  select * into w from imagefill.spend_windows();
+  select (p_monthly_usd is not null
+            and coalesce(sum(t.spent_usd) filter (where t.period = 'month' and t.starts_on = w.month_start), 0)
+                >= p_monthly_usd)
+      or (p_daily_usd is not null
+            and coalesce(sum(t.spent_usd) filter (where t.period = 'day' and t.starts_on = w.day_start), 0)
+                >= p_daily_usd)
+      or exists (select 1 from jsonb_each_text(coalesce(p_monthly_requests, '{}'::jsonb)) q
+                  where coalesce((select x.requests from imagefill.spend_totals x
+                                   where x.period = 'month' and x.starts_on = w.month_start
+                                     and x.provider = q.key), 0) >= q.value::bigint)
+    into v_full
+    from imagefill.spend_totals t;
+  if v_full then
+    return 0;
+  end if;
+  perform imagefill.as_automation(true);
+  -- Deferred jobs wait in the claim index (queued, run_after in the future) with the deferral's
+  -- own event; a job backing off after a failure has no such event and keeps its backoff. Each
+  -- goes back to its place in the queue (the claim takes the oldest run_after first).
+  update public.image_jobs j
+     set run_after = least(j.created_at, now()), updated_at = now()
+   where j.status = 'queued' and j.run_after > now()
+     and exists (select 1 from public.image_job_events e
+                  where e.job_id = j.id and e.stage = 'budget' and e.outcome = 'deferred'
+                    and (e.detail ->> 'run_after')::timestamptz = j.run_after);
+  get diagnostics v_resumed = row_count;
+  perform imagefill.as_automation(false);
+  if v_resumed > 0 then
+    perform pg_notify('imagefill_jobs', 'resumed');
+  end if;
+  return v_resumed;
+end
+$$;
+
 revoke all on function
+  imagefill.resume_deferred_jobs(numeric, numeric, jsonb),
   imagefill.spend_windows(),
   imagefill.reserve_spend(uuid, text, text, numeric, integer, numeric, numeric, bigint, integer),
   imagefill.settle_spend(bigint, uuid, text, numeric, jsonb),
@@ -244,6 +297,7 @@ revoke all on function
   imagefill.defer_image_job(uuid, text, timestamptz, text, jsonb)
 from public;
 grant execute on function
+  imagefill.resume_deferred_jobs(numeric, numeric, jsonb),
   imagefill.spend_windows(),
   imagefill.reserve_spend(uuid, text, text, numeric, integer, numeric, numeric, bigint, integer),
   imagefill.settle_spend(bigint, uuid, text, numeric, jsonb),
