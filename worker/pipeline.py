@@ -38,6 +38,7 @@ from worker.images import (
 )
 from worker.logs import elapsed_ms
 from worker.queue import Candidate, ClaimedJob, JobOutcome, JobQueue, StageEvent
+from worker.ratelimit import HostRateLimiter
 from worker.stages.browser import BrowserImageFinder, search_queries
 from worker.stages.image_search import (
     DUPLICATE_DISTANCE,
@@ -165,6 +166,7 @@ class Pipeline:
         browser_min_side: int = 200,
         answer_ttl_seconds: int = 0,
         spend: SpendLedger | None = None,
+        pacers: dict[str, HostRateLimiter] | None = None,
     ) -> None:
         self.off = off
         self.image_session = image_session
@@ -183,6 +185,7 @@ class Pipeline:
         self.browser_min_side = browser_min_side
         self.answer_ttl_seconds = answer_ttl_seconds  # paid answers reused this long (0: never)
         self.spend = spend  # budget caps; None: no caps (usage still recorded through the ledger)
+        self.pacers = pacers or {}  # provider → its plan's pace, shared by this host's processes
 
     async def run(self, job: ClaimedJob) -> JobOutcome:
         if job.kind == "approve":
@@ -440,10 +443,17 @@ class Pipeline:
         return self.spend.estimate_openai(model, purpose) if self.spend is not None else 0.0
 
     async def reserve(self, job: ClaimedJob, provider: str, purpose: str, estimate: float) -> Reservation:
-        """Room in the budget for one paid call (BudgetReached when a cap has none)."""
-        if self.spend is None:
-            return Reservation(None, provider)
-        return await self.spend.reserve(job.job_id, provider, purpose, estimate)
+        """Room in the budget for one paid call (BudgetReached when a cap has none), then the call's
+        slot in the provider's pace."""
+        reservation = (
+            Reservation(None, provider)
+            if self.spend is None
+            else await self.spend.reserve(job.job_id, provider, purpose, estimate)
+        )
+        if (pacer := self.pacers.get(provider)) is not None:
+            # The provider's plan limit, before the call (a 429 is only the provider's answer after).
+            await pacer.acquire()
+        return reservation
 
     async def release(self, reservation: Reservation) -> None:
         if self.spend is not None:

@@ -23,7 +23,7 @@ import asyncpg
 import openai
 from loguru import logger
 
-from worker.budget import BudgetLimits, SpendLedger
+from worker.budget import OPENAI, BudgetLimits, SpendLedger
 from worker.health import HealthServer
 from worker.images import FetchPolicy, ImagePool, ImageUnavailable, guarded_session, image_session
 from worker.lifetimes import BackgroundTask
@@ -611,6 +611,7 @@ async def open_worker(
                 browser_min_side=settings.browser_min_image_side,
                 answer_ttl_seconds=round(settings.answer_cache_ttl_hours * 3600),
                 spend=spend,
+                pacers=provider_pacers(settings),
             )
             yield Runner(
                 queue,
@@ -623,6 +624,16 @@ async def open_worker(
             )
     finally:
         await pool.close()
+
+
+def provider_pacers(settings: Settings) -> dict[str, HostRateLimiter]:
+    """Each paid provider's plan limit, shared by every worker process on this host."""
+    pacers = {OPENAI: HostRateLimiter(settings.rate_limit_dir, OPENAI, settings.openai_requests_per_minute)}
+    if settings.image_search_provider is not None:
+        name = settings.image_search_provider.value
+        per_minute = settings.image_search_rate_per_second * 60
+        pacers[name] = HostRateLimiter(settings.rate_limit_dir, name, per_minute)
+    return pacers
 
 
 def browser_config(settings: Settings) -> BrowserSearchConfig:

@@ -82,6 +82,10 @@ class Settings(BaseSettings):
     budget_daily_usd: float | None = Field(default=None, ge=0)
     # Requests per month per provider, `provider=N`, comma-separated (e.g. the Brave plan's `brave=2000`).
     budget_monthly_requests: str = ""
+    # Pacing shared by every worker process on this host (like OFF_RATE_LIMIT_PER_MINUTE), from the
+    # plans' limits: Brave's free plan allows 1 request/second; OpenAI's tier 1, 500 requests/minute.
+    image_search_rate_per_second: float = Field(default=1.0, gt=0, le=10_000)
+    openai_requests_per_minute: float = Field(default=500.0, gt=0, le=1_000_000)
     # US$ per 1,000 image-search requests (check your plan's price).
     image_search_price_per_1000: float = Field(default=5.0, ge=0)
 
