@@ -63,7 +63,6 @@ from worker.storage import ImageStore
 HUMAN_CONFIDENCE = 1.0
 PLANOGRAM_MIN_SIDE = 650  # ranking prefers pictures at least this large on their long side
 DOWNLOAD_CONCURRENCY = 4
-JUDGE_CONCURRENCY = 3
 
 
 class PermanentJobError(Exception):
