@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from uuid import UUID
 
 import asyncpg
@@ -26,6 +27,12 @@ OPENAI = "openai"
 # in the offline stand-in's accounting), an extraction a few lines. Later estimates take the
 # largest real cost seen, so a model whose pictures cost more is reserved for at its real price.
 DEFAULT_TOKENS = {"judge": (1500, 200), "attributes": (400, 120)}
+
+
+def dollars(value: float | None) -> Decimal | None:
+    """US$ as the decimal a person wrote (0.03, not the binary float 0.029999…): a cap compared in
+    SQL numerics must not lose its last cent to the float's representation."""
+    return None if value is None else Decimal(repr(value))
 
 
 @dataclass(frozen=True)
@@ -118,10 +125,10 @@ class SpendLedger:
             job_id,
             provider,
             purpose,
-            estimate_usd,
+            dollars(estimate_usd),
             requests,
-            self.limits.monthly_usd,
-            self.limits.daily_usd,
+            dollars(self.limits.monthly_usd),
+            dollars(self.limits.daily_usd),
             self.limits.monthly_requests.get(provider),
             self.hold_seconds,
         )
@@ -147,7 +154,7 @@ class SpendLedger:
             reservation.id,
             job_id,
             reservation.provider,
-            self.cost_of(usages),
+            dollars(self.cost_of(usages)),
             json.dumps(lines),
         )
 
@@ -160,8 +167,8 @@ class SpendLedger:
         jobs a cap deferred run again now, in their order. Returns how many."""
         resumed = await self._pool.fetchval(
             "select imagefill.resume_deferred_jobs($1, $2, $3::jsonb)",
-            self.limits.monthly_usd,
-            self.limits.daily_usd,
+            dollars(self.limits.monthly_usd),
+            dollars(self.limits.daily_usd),
             json.dumps(self.limits.monthly_requests),
         )
         return int(resumed or 0)
