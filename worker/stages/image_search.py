@@ -198,10 +198,3 @@ def hit_refusal(
     if hit.width and hit.height and max(hit.width, hit.height) < min_side:
         return f"pequena demais ({hit.width}x{hit.height}, mínimo {min_side} px)"
     return None
-
-
-def hash_distance(a: str, b: str) -> int:
-    return (int(a, 16) ^ int(b, 16)).bit_count()
-
-
-DUPLICATE_DISTANCE = 20  # of 256 bits
