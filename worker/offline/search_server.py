@@ -26,6 +26,7 @@ class WebPicture:
     width: int = 800
     height: int = 800
     host: str = "loja.exemplo.com.br"
+    file: str | None = None  # a test's own picture, served by the image host at /files/{file}
 
 
 @dataclass
@@ -97,6 +98,11 @@ class BraveSearchStandIn:
         slug = hashlib.sha256(f"{query}|{n}".encode()).hexdigest()[:10]
         size = f"{picture.width}x{picture.height}"
         path = f"{picture.code}/{picture.confidence_digit}/{picture.style}/{size}/{slug}.jpg"
+        url = (
+            f"{self.image_base_url}/files/{picture.file}"
+            if picture.file
+            else f"{self.image_base_url}/marked/{path}"
+        )
         page = f"https://{picture.host}/produto/{slug}"
         return {
             "type": "image_result",
@@ -104,10 +110,10 @@ class BraveSearchStandIn:
             "url": page,
             "source": picture.host,
             "page_fetched": "2026-11-01T10:00:00Z",
-            "thumbnail": {"src": f"{self.image_base_url}/marked/{path}", "width": 500, "height": 500},
+            "thumbnail": {"src": url, "width": 500, "height": 500},
             "properties": {
-                "url": f"{self.image_base_url}/marked/{path}",
-                "placeholder": f"{self.image_base_url}/marked/{path}",
+                "url": url,
+                "placeholder": url,
                 "width": picture.width,
                 "height": picture.height,
             },

@@ -1,7 +1,8 @@
-"""A person's rejection sticks to the picture, never to the design: through a real `imagefill run`
-and the panel's `reject_product_image` RPC, the rejected red package comes back neither at another
-URL nor as a smaller recompressed copy, while the black package of the same design (the
-zero-sugar one: its grey hash is a few bits from the red one's) is still proposed."""
+"""Picture identity follows the picture, never the design, through a real `imagefill run`: search
+dedup keeps the black package of a design beside the red one (the zero-sugar and the regular
+cola: their grey hashes are a few bits apart) and drops only the red one's copy; a person's
+rejection (the panel's `reject_product_image` RPC) of the red package keeps its copies out and
+lets the black one be proposed."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from tests.acceptance.conftest import WorkerProcess
 from tests.acceptance.test_worker_end_to_end import OPERATOR_CLAIMS, insert_product, status_is
 from tests.corpus import colourways as corpus
 from tests.harness import MigratedDatabase, ean13, wait_until
+from worker.offline.search_server import WebPicture
 from worker.offline.services import OfflineServices
 
 
@@ -92,3 +94,35 @@ async def test_a_rejected_picture_blocks_its_copies_but_not_another_colourway(
         )
     )
     assert f"{base}/files/cola-preta.jpg" in [c["url"] for c in stored]
+
+
+async def test_search_dedup_keeps_another_colourway_and_drops_a_copy(
+    start_worker: Callable[..., WorkerProcess],
+    db_conn: asyncpg.Connection,
+    services: OfflineServices,
+) -> None:
+    assert services.search is not None
+    colourways = corpus.colourways()
+    copy = next(c for c in corpus.copies() if c.name == "redimensionada-600px")
+    services.image_host.files.update(
+        {"vermelha.jpg": colourways["vermelha"], "copia.jpg": copy.make(), "preta.jpg": colourways["preta"]}
+    )
+    code = ean13(17, "789")  # not on Open Food Facts: straight to the search
+    services.search.add(
+        "cola",
+        WebPicture(code, host="a.exemplo.com.br", width=800, height=1000, file="vermelha.jpg"),
+        WebPicture(code, host="b.exemplo.com.br", width=480, height=600, file="copia.jpg"),
+        WebPicture(code, host="c.exemplo.com.br", width=800, height=1000, file="preta.jpg"),
+    )
+    start_worker(judge=True, search=True)
+    product_id = await insert_product(db_conn, "Refrigerante cola zero 350ml", code, "Cola")
+    reviewed = await wait_until(lambda: status_is(db_conn, product_id, "needs_review"))
+
+    urls = {c["url"].rsplit("/", 1)[-1] for c in reviewed["image_candidate_urls"] if "/files/" in c["url"]}
+    assert urls == {"vermelha.jpg", "preta.jpg"}, "the copy is one picture with the red one; black is another"
+    duplicates = await db_conn.fetch(
+        "select detail ->> 'url' as url from public.image_job_events"
+        " where product_id = $1::uuid and outcome = 'duplicate'",
+        product_id,
+    )
+    assert [r["url"].rsplit("/", 1)[-1] for r in duplicates if "/files/" in r["url"]] == ["copia.jpg"]
