@@ -20,6 +20,7 @@ from io import BytesIO
 import numpy as np
 from PIL import Image
 
+from bench.common import Report
 from tests.corpus import colourways as corpus
 from worker.images import normalize_image
 from worker.offline.image_host import synthesize_product_image
@@ -65,7 +66,8 @@ def pairs(named: dict[str, str]) -> list[tuple[str, int, float, bool]]:
     ]
 
 
-def main() -> None:
+def main() -> tuple[float, float, str]:
+    """Prints the figures; returns the one-line summaries that `make bench` records."""
     originals = {
         "base": hashed(corpus.encode(corpus.base())),
         "closeup": hashed(corpus.encode(corpus.closeup())),
@@ -94,9 +96,15 @@ def main() -> None:
         products[code] = hashed(synthesize_product_image(label, (800, 800), mark=Mark(code)))
     groups["stand-in products"] = pairs(products)
 
-    print("\n                        pairs  told apart  grey min (median)  colour min (median)  closest pair")
+    # The old rule, for comparison: grey only, 20 bits for search dedup, 32 for rejected pictures.
+    print("\ntold apart: pairs called different pictures (copies: should be none; the others: all of them)")
+    print(
+        "                        pairs  told apart  old rule <=20/<=32"
+        "  grey min (median)  colour min (median)  closest pair"
+    )
     print(
         f"  {'copies (same)':20} {len(copies):6} {sum(not c[3] for c in copies):11}"
+        f"  {sum(c[1] > 20 for c in copies):8}/{sum(c[1] > 32 for c in copies):<8}"
         f"  max {max(c[1] for c in copies):3}            max {max(c[2] for c in copies):5.1f}"
     )
     for name, rows in groups.items():
@@ -104,6 +112,7 @@ def main() -> None:
         closest = min(rows, key=lambda r: max(r[1] / GREY_DISTANCE, r[2] / COLOUR_DISTANCE))
         print(
             f"  {name:20} {len(rows):6} {sum(not r[3] for r in rows):11}"
+            f"  {sum(g > 20 for g in greys):8}/{sum(g > 32 for g in greys):<8}"
             f"  {min(greys):7} ({statistics.median(greys):5.0f})"
             f"  {min(colours):11.1f} ({statistics.median(colours):5.1f})"
             f"  {closest[0]} ({closest[1]}, {closest[2]:.1f})"
@@ -120,6 +129,24 @@ def main() -> None:
     print(
         f"\nhash cost per picture (512 px JPEG, median of {TIMING_ROUNDS}): grey-only {old_ms:.2f} ms,"
         f" grey+colour {new_ms:.2f} ms, ratio {new_ms / old_ms:.2f}"
+    )
+    different = [row for rows in groups.values() for row in rows]
+    verdicts = (
+        f"{sum(c[3] for c in copies)}/{len(copies)} copies the same picture,"
+        f" {sum(not r[3] for r in different)}/{len(different)} different pairs told apart"
+    )
+    return new_ms, old_ms, verdicts
+
+
+def run(report: Report) -> None:
+    new_ms, old_ms, verdicts = main()
+    report.add(
+        "picture identity",
+        "perceptual hash per picture (512 px JPEG): grey dHash + colour grid",
+        f"{new_ms:.2f} ms",
+        f"grey-only dHash {old_ms:.2f} ms",
+        f"{new_ms / old_ms:.2f}x",
+        f"colourway corpus: {verdicts} (python -m bench.bench_picture_identity)",
     )
 
 

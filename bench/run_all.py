@@ -20,6 +20,7 @@ from bench import (
     bench_enqueue,
     bench_off_index,
     bench_panel,
+    bench_picture_identity,
     bench_queue,
     bench_rss,
     bench_wakeup,
@@ -62,6 +63,7 @@ async def main(args: argparse.Namespace) -> None:
         await bench_enqueue.run(pg, report, args.enqueue_rows, args.repeat)
         await bench_rss.run(pg, report, args.rss_jobs)
     await bench_off_index.run(report, args.off_lines, args.off_catalogue)
+    bench_picture_identity.run(report)
     command = "make bench" if args.from_make else "python -m bench.run_all " + shlex.join(sys.argv[1:])
     args.out.write_text(render(report, command, machine_line, time.perf_counter() - started))
     print(f"wrote {args.out}")

@@ -4,10 +4,11 @@ The same picture is the same picture at another size, compression, or with a pla
 or taken away (the normalization trims it): one picture found on two sites is judged, paid for and
 offered once, and a picture a person rejected does not come back from another URL. Another
 colourway of one design is never the same picture: a regular and a zero-sugar cola share their
-layout, so their grey gradients (a dHash) are 2-3 bits apart; only colour tells them apart.
+layout, so their grey gradients (a dHash) are a few bits of 256 apart (2-13 measured); only colour
+tells them apart.
 
 The hash (made in the image pool with the normalized picture, from one decode of its small JPEG
-at 1/4-1/8 scale: ~0.3 ms) has two parts, written one after the other as hex:
+at 1/4-1/8 scale, under half a millisecond) has two parts, written one after the other as hex:
 - grey: the 256-bit difference hash of the lightness (16 x 16 comparisons, row by row, left
   brighter than right), exactly the values stored before colour was added (64 hex digits);
 - colour: the mean Y, Cb, Cr of a 4 x 4 grid of the picture (48 bytes, 96 hex digits), read from
@@ -35,23 +36,27 @@ _GREY_HEX = GREY_SIDE * GREY_SIDE // 4
 _COLOUR_HEX = COLOUR_GRID * COLOUR_GRID * 3 * 2
 
 # The thresholds, measured on the colourway corpus (tests/corpus/colourways.py; the figures come
-# from `python -m bench.bench_picture_identity`): the same picture scaled from 200 to 1600 px, JPEG
-# quality 30-95, plain borders cropped (1-5%) or padded (5-15%), or a full-bleed picture cropped 1%
-# into the package, against the design in 9 body colours and 6 flavour bands.
+# from `python -m bench.bench_picture_identity`): 21 copies of one picture (scaled 200-1600 px, JPEG
+# quality 30-95, a plain border cropped 1-5% or padded 5-15%, a full-bleed picture cropped 1-2%)
+# against the design in 9 body colours, with 6 flavour bands and in 4 other layouts, and 40
+# stand-in products of different designs.
 #
-# GREY_DISTANCE (of 256 bits): copies measured up to 35 (JPEG q30, 300 px, a 15% margin trimmed:
-# the trim moves the frame by a pixel or two, and flat package areas flip bits under JPEG noise).
-# Different stand-in products measured from 30 up (most 50+), but those that close differ in
-# colour; this bound is the layout's say, colour has the other.
+# GREY_DISTANCE (of 256 bits): copies measured up to 39 (a full-bleed picture cropped 2%), 35 for
+# JPEG q30, 300 px and a 15% margin (the trim moves the frame by a pixel or two, and flat package
+# areas flip bits under JPEG noise): the old 20 and 32 split such copies. Different designs
+# measured from 12 (the same colours, the band moved) and 30 (stand-in products): grey cannot
+# separate layouts alone, the colour grid does (below); 44 leaves the copies 5 bits of room.
+# Beyond it: a full-bleed picture cropped 3% or more (57 bits: the 16 x 16 grid moves half a cell).
 GREY_DISTANCE = 44
 # COLOUR_DISTANCE: per cell sqrt(dY^2 + (2 dCb)^2 + (2 dCr)^2), the largest cell. Chroma counts
-# double: a picture's saturated colours span about half the Cb/Cr range, and what moves a cell
-# between copies is mostly lightness (text and outlines shifting by a pixel at a cell's edge).
-# Copies measured up to 20; colourways and flavour bands 45 and more (the closest: a gold and a
-# lime band, 10% of the package). 30 sits about 1.5x from both.
+# double: a picture's colours span about half the Cb/Cr range, and what moves a cell between
+# copies is mostly lightness (text and outlines shifting by a pixel at a cell's edge). Copies
+# measured up to 20 (JPEG q30); colourways, flavour bands and other layouts 45 and more (the
+# closest: a gold and a lime band, 10% of the package; white and silver), stand-in products 42.
+# 30 sits about 1.5x from both sides.
 COLOUR_DISTANCE = 30.0
-# A hash stored before colour was added: grey only, with the check's old bound (a scaled copy of a
-# stand-in picture measured 22 bits; see the module docstring for what it cannot tell apart).
+# A hash stored before colour was added: grey only, with the rejected-picture check's old bound
+# (see the module docstring for what it cannot tell apart).
 GREY_ONLY_DISTANCE = 32
 _CHROMA_WEIGHT = 2.0
 
