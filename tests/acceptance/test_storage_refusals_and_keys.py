@@ -55,13 +55,17 @@ async def settled(conn: asyncpg.Connection, table: str, ids: list[str]) -> list[
     return result
 
 
-async def storage_checked(worker: WorkerProcess) -> None:
-    await wait_until(lambda: _logged(worker, '"storage_check_ok"'), within=30)
+async def serving(worker: WorkerProcess) -> None:
+    """Until the health endpoint answers: the worker is past its start-up (and storage check)."""
 
+    async def answers() -> bool:
+        assert worker.proc.poll() is None, worker.log()
+        try:
+            return bool(await asyncio.to_thread(worker.health))
+        except OSError:
+            return False
 
-async def _logged(worker: WorkerProcess, text: str) -> bool:
-    assert worker.proc.poll() is None, worker.log()
-    return text in worker.log()
+    await wait_until(answers, within=30, interval=0.1)
 
 
 async def test_text_ids_with_accents_symbols_and_slashes_land_in_one_valid_folder_first_try(
@@ -111,7 +115,7 @@ async def test_a_storage_refusal_fails_the_job_at_once_naming_the_setting(
     storage = services.storage
     assert storage is not None
     worker = fleet.spawn(fresh_db.dsn, judge=True)
-    await storage_checked(worker)
+    await serving(worker)
     if change == "key":  # the service-role key was rotated
         storage.service_role_key = "rotated-service-role-key"
     elif change == "size":
