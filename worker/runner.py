@@ -52,14 +52,15 @@ from worker.stages.openfoodfacts import OffUnavailable, OpenFoodFactsClient
 from worker.stages.plan import stage_plan
 from worker.stages.queries import ProductAttributes, extract_product_attributes
 from worker.stats import LoopLagMonitor, RunnerStats, WorkerSnapshot
-from worker.storage import ImageStore, LocalImageStore, StorageFailed, SupabaseImageStore
+from worker.storage import ImageStore, LocalImageStore, StorageFailed, StorageRefused, SupabaseImageStore
 
 RUNNABLE_KINDS: list[JobKind] = ["enrich", "approve"]  # browser jobs need the operator's browser worker
 T = TypeVar("T")
 # Faults that say nothing about the picture or the product: the job is retried with backoff.
 TRANSIENT_ERRORS = (OffUnavailable, StorageFailed, ImageUnavailable)
-# Retrying cannot help: the job fails at once with the message.
-PERMANENT_ERRORS = (PermanentJobError, ValueError)
+# Retrying cannot help: the job fails at once with the message. StorageRefused is a StorageFailed
+# (a Storage fault) that the service itself says is final: it is listed here, and wins.
+PERMANENT_ERRORS = (PermanentJobError, ValueError, StorageRefused)
 RECORD_RETRY_MAX_DELAY = 5.0
 
 
@@ -433,6 +434,20 @@ def build_store(settings: Settings) -> ImageStore:
     )
 
 
+async def check_store(store: ImageStore) -> None:
+    """Before the first job: a wrong key, a missing or private bucket, an unwritable folder stop
+    the worker with the reason (StorageRefused). Storage unreachable right now is no reason not to
+    start: the jobs retry their uploads."""
+    try:
+        found = await store.check()
+    except StorageRefused:
+        raise
+    except StorageFailed as exc:
+        logger.bind(error=str(exc)).warning("storage_check_inconclusive")
+        return
+    logger.bind(detail=found).info("storage_check_ok")
+
+
 async def keep_session_state(_conn: asyncpg.Connection) -> None:
     """The pool's reset on release. asyncpg's default runs RESET ALL, UNLISTEN *, CLOSE ALL and
     an advisory-unlock query on every release (~1.5 per job). This pool's connections never
@@ -543,6 +558,7 @@ async def open_worker(
             )
             store = build_store(settings)
             stack.push_async_callback(store.close)
+            await check_store(store)
             image_pool = await stack.enter_async_context(ImagePool())
             client = build_openai_client(settings)
             if client is not None:
