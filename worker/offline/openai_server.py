@@ -33,7 +33,7 @@ import json
 import math
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from io import BytesIO
 from typing import Any
@@ -42,7 +42,6 @@ from aiohttp import web
 from openai.types.chat.completion_create_params import CompletionCreateParamsNonStreaming
 from PIL import Image
 from pydantic import ConfigDict, TypeAdapter, ValidationError, with_config
-from pydantic_core import ErrorDetails
 
 from worker.offline.marks import plain_background, read_mark
 from worker.openai_models import responses_only
@@ -347,7 +346,7 @@ _REQUEST = TypeAdapter(_StrictCompletionParams)
 
 
 class _Invalid(Exception):
-    def __init__(self, errors: list[ErrorDetails]) -> None:
+    def __init__(self, errors: list[Mapping[str, Any]]) -> None:
         super().__init__(errors)
         self.errors = errors
 
@@ -415,7 +414,7 @@ def _is_branch_label(segment: str) -> bool:
     return segment[:1].isupper() or "[" in segment or segment in ("str", "int", "float", "bool", "none")
 
 
-def _invalid_body(errors: list[ErrorDetails], body: Any) -> web.Response:
+def _invalid_body(errors: Sequence[Mapping[str, Any]], body: Any) -> web.Response:
     # A union (a message, a content part, response_format) fails in every branch; the branch
     # meant is the one whose `role`/`type` matched, so errors from the others are dropped.
     wrong_branches = [

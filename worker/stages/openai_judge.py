@@ -27,7 +27,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from io import BytesIO
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import openai
 from loguru import logger
@@ -36,9 +36,6 @@ from pydantic import BaseModel, Field, ValidationError
 
 from worker.costs import Usage
 from worker.images import NormalizedImage
-
-if TYPE_CHECKING:
-    import httpx2  # the openai SDK's HTTP client
 
 JUDGE_IMAGE_SIDE = 512
 JUDGE_JPEG_QUALITY = 85
@@ -200,10 +197,10 @@ def is_quota_error(exc: BaseException) -> bool:
     )
 
 
-async def _quota_is_final(response: httpx2.Response) -> None:
+async def _quota_is_final(response: Any) -> None:
     """A 429 `insufficient_quota` is no rate limit: the SDK would retry it like one
     (`OPENAI_MAX_RETRIES` more calls per product). `x-should-retry: false` is the SDK's own
-    signal, which it obeys before its status-code rules."""
+    signal, which it obeys before its status-code rules. `response`: the SDK's httpx Response."""
     if response.status_code == 429:
         await response.aread()
         if b"insufficient_quota" in response.content:
