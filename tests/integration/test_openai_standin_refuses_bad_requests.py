@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from worker.offline.services import STANDIN_OPENAI_KEY, OfflineServices
-from worker.stages.openai_judge import JUDGE_RESPONSE_FORMAT, new_openai_client
+from worker.stages.openai_judge import JUDGE_RESPONSE_FORMAT, OpenAIJudge, ProductFacts, new_openai_client
 
 
 def judge_body() -> dict[str, Any]:
@@ -155,3 +155,51 @@ async def test_the_sdk_raises_bad_request_for_a_wrong_parameter(services: Offlin
     finally:
         await client.close()
     assert services.openai.calls[-1].status == 400
+
+
+FAMILY_RULES = {
+    "temperature on a reasoning model": (
+        {"model": "gpt-5-mini", "temperature": 0},
+        "unsupported_value",
+        "temperature",
+    ),
+    "max_tokens on a reasoning model": (
+        {"model": "o4-mini", "max_tokens": 300},
+        "unsupported_parameter",
+        "max_tokens",
+    ),
+    "reasoning_effort on a chat model": (
+        {"model": "gpt-4.1-mini", "reasoning_effort": "low"},
+        "unsupported_parameter",
+        "reasoning_effort",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", FAMILY_RULES, ids=list(FAMILY_RULES))
+async def test_a_parameter_the_model_does_not_take_gets_openais_400(post: Any, case: str) -> None:
+    change, code, param = FAMILY_RULES[case]
+    body = {k: v for k, v in judge_body().items() if k != "temperature"} | change
+    status, answer = await post(body)
+    assert status == 400, answer
+    assert (answer["error"]["code"], answer["error"]["param"]) == (code, param), answer
+
+
+@pytest.mark.parametrize(
+    "model", ["gpt-4.1-mini", "gpt-4.1-nano", "gpt-4o-mini", "gpt-5-mini", "gpt-5-nano", "o4-mini"]
+)
+async def test_the_judge_request_for_each_model_family_is_accepted(
+    services: OfflineServices, model: str
+) -> None:
+    """The judge's own request (sampling options chosen per family) passes the stand-in's checks."""
+    picture = BytesIO()
+    Image.new("RGB", (64, 64), "white").save(picture, format="JPEG")
+    client = new_openai_client(STANDIN_OPENAI_KEY, services.openai_base_url, 5, 0)
+    try:
+        judgement = await OpenAIJudge(client, model).score_image_with_openai(
+            ProductFacts("p1", "Produto", "Marca", "5601077161035"), picture.getvalue()
+        )
+    finally:
+        await client.close()
+    assert [c.status for c in services.openai.calls] == [200]
+    assert judgement.verdict is not None and judgement.problem is None

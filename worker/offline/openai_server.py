@@ -7,8 +7,10 @@ json_schema), answers in the `chat.completion` shape with `usage` figures, error
 It refuses what OpenAI refuses, so a wrong request fails our tests: every body is validated
 against the SDK's own request type (`CompletionCreateParamsNonStreaming`, unknown keys forbidden
 at every depth) and a bad one gets OpenAI's 400 (`invalid_request_error` with `param` and `code`
-`unknown_parameter`, `missing_required_parameter`, `invalid_type` or `invalid_value`); a model
-only the Responses API serves gets the 404 OpenAI answers on Chat Completions.
+`unknown_parameter`, `missing_required_parameter`, `invalid_type` or `invalid_value`); a
+parameter the model family does not take (temperature on o-series/gpt-5, reasoning_effort on
+gpt-4.x) gets its 400 too, and a model only the Responses API serves gets the 404 OpenAI answers
+on Chat Completions.
 
 Decisions are deterministic and come from the picture it receives: it reads the mark the image
 host draws into synthetic pictures (`marks.py`) and compares its GTIN with the EAN in the prompt.
@@ -374,6 +376,41 @@ def refuse_request(body: Any) -> web.Response | None:
             None,
             "This model is only supported in v1/responses and not in v1/chat/completions.",
             param="model",
+        )
+    return _refuse_for_model(model.lower(), body)
+
+
+# The reasoning models (o-series, gpt-5/-mini/-nano) take no temperature but the default and no
+# max_tokens; the older chat models take no reasoning_effort (OpenAI's 400s for these, as users
+# report them). The judge's `sampling_options` must follow both rules.
+_FIXED_TEMPERATURE = re.compile(r"^(?:o[134](?:-mini)?|gpt-5(?:-mini|-nano)?)(?:-\d{4}-\d{2}-\d{2})?$")
+_NO_REASONING = ("gpt-4", "gpt-3.5", "chatgpt-4o")
+
+
+def _refuse_for_model(model: str, body: dict[str, Any]) -> web.Response | None:
+    if _FIXED_TEMPERATURE.match(model):
+        if body.get("temperature") not in (None, 1):
+            return _error(
+                400,
+                "unsupported_value",
+                f"Unsupported value: 'temperature' does not support {body['temperature']} with this model."
+                " Only the default (1) value is supported.",
+                param="temperature",
+            )
+        if "max_tokens" in body:
+            return _error(
+                400,
+                "unsupported_parameter",
+                "Unsupported parameter: 'max_tokens' is not supported with this model."
+                " Use 'max_completion_tokens' instead.",
+                param="max_tokens",
+            )
+    if model.startswith(_NO_REASONING) and "reasoning_effort" in body:
+        return _error(
+            400,
+            "unsupported_parameter",
+            "Unsupported parameter: 'reasoning_effort' is not supported with this model.",
+            param="reasoning_effort",
         )
     return None
 
