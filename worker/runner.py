@@ -47,7 +47,7 @@ from worker.ratelimit import HostRateLimiter
 from worker.settings import SearchProvider, Settings, StorageBackend
 from worker.stages.browser import BrowserImageFinder, BrowserSearchConfig
 from worker.stages.image_search import BraveImageSearch, ImageSearch, parse_domains
-from worker.stages.openai_judge import OpenAIJudge, ProductFacts
+from worker.stages.openai_judge import OpenAIJudge, OpenAIQuotaExhausted, ProductFacts, new_openai_client
 from worker.stages.openfoodfacts import OffUnavailable, OpenFoodFactsClient
 from worker.stages.plan import stage_plan
 from worker.stages.queries import ProductAttributes, extract_product_attributes
@@ -58,9 +58,9 @@ RUNNABLE_KINDS: list[JobKind] = ["enrich", "approve"]  # browser jobs need the o
 T = TypeVar("T")
 # Faults that say nothing about the picture or the product: the job is retried with backoff.
 TRANSIENT_ERRORS = (OffUnavailable, StorageFailed, ImageUnavailable)
-# Retrying cannot help: the job fails at once with the message. StorageRefused is a StorageFailed
-# (a Storage fault) that the service itself says is final: it is listed here, and wins.
-PERMANENT_ERRORS = (PermanentJobError, ValueError, StorageRefused)
+# Retrying cannot help (now): the job fails at once with the message. StorageRefused is a
+# StorageFailed (a Storage fault) that the service itself says is final: it is listed here, and wins.
+PERMANENT_ERRORS = (PermanentJobError, ValueError, StorageRefused, OpenAIQuotaExhausted)
 RECORD_RETRY_MAX_DELAY = 5.0
 
 
@@ -470,11 +470,11 @@ def build_openai_client(settings: Settings) -> openai.AsyncOpenAI | None:
     SDK's own default (which also reads the OPENAI_BASE_URL environment variable)."""
     if settings.openai_api_key is None:
         return None
-    return openai.AsyncOpenAI(
-        api_key=settings.openai_api_key.get_secret_value(),
-        base_url=settings.openai_base_url,
-        timeout=settings.openai_timeout_seconds,
-        max_retries=settings.openai_max_retries,
+    return new_openai_client(
+        settings.openai_api_key.get_secret_value(),
+        settings.openai_base_url,
+        settings.openai_timeout_seconds,
+        settings.openai_max_retries,
     )
 
 
