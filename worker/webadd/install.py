@@ -57,11 +57,7 @@ class Plan:
     def of(self, *actions: str) -> list[FileChange]:
         return [f for f in self.files if f.action in actions]
 
-    @property
-    def changes_anything(self) -> bool:
-        return bool(self.of("create", "update", "remove") or self.dependencies or self._manifest_differs())
-
-    def _manifest_differs(self) -> bool:
+    def manifest_differs(self) -> bool:
         path = self.facts.root / MANIFEST
         return not path.is_file() or path.read_text(encoding="utf-8") != manifest_text(self.manifest)
 
@@ -257,7 +253,7 @@ def apply_plan(plan: Plan) -> None:
             _remove_empty_parents(target.parent, root)
     if plan.dependencies:
         _write_dependencies(root, plan.dependencies)
-    if plan._manifest_differs():
+    if plan.manifest_differs():
         manifest = root / MANIFEST
         manifest.parent.mkdir(parents=True, exist_ok=True)
         manifest.write_text(manifest_text(plan.manifest), encoding="utf-8")
