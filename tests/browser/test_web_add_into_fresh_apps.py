@@ -246,7 +246,7 @@ async def contrast(page: Page) -> dict[str, Any]:
 
 @pytest.mark.parametrize("mode", ["claro", "escuro-do-sistema", "escuro-pela-classe-dark"])
 async def test_the_panel_is_readable_in_light_and_dark_mode(
-    installed: InstalledApp, browser: Browser, mode: str
+    installed: InstalledApp, browser: Browser, mode: str, artifacts: Path
 ) -> None:
     modes = ["claro", "escuro-do-sistema", "escuro-pela-classe-dark"]
     await seed_review(installed.db, [f"Leite {mode}"], 950 + modes.index(mode))
@@ -262,6 +262,7 @@ async def test_the_panel_is_readable_in_light_and_dark_mode(
         if mode == "escuro-pela-classe-dark":
             await page.evaluate("document.documentElement.classList.add('dark')")
         measured = await contrast(page)
+        await page.screenshot(path=str(artifacts / f"web-add-{installed.fixture.name}-{mode}.png"))
         print(f"\ncontraste {installed.fixture.name} {mode}: {json.dumps(measured)}")
         for group, values in measured.items():
             assert values["count"] > 0, group

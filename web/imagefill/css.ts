@@ -240,6 +240,7 @@ html.light .imagefill-painel,
 .imagefill-painel .candidata { width: 180px; display: flex; flex-direction: column; gap: 4px; }
 .imagefill-painel .candidata .foto {
   position: relative; padding: 0; width: 180px; height: 180px; background: var(--foto); border: 2px solid var(--borda);
+  color: #1d2430; /* a picture that fails to load shows its alt text on the white box, in both modes */
   display: flex; align-items: center; justify-content: center; overflow: hidden;
 }
 .imagefill-painel .candidata.escolhida .foto { border: 3px solid var(--verde); }
