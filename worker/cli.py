@@ -54,6 +54,8 @@ app = typer.Typer(
 )
 schema_app = typer.Typer(help="Gera e inspeciona o schema do Imagefill.", no_args_is_help=True)
 app.add_typer(schema_app, name="schema")
+web_app = typer.Typer(help="Instala o painel de imagens no seu app Next.js.", no_args_is_help=True)
+app.add_typer(web_app, name="web")
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True, highlight=False)
 
@@ -805,3 +807,30 @@ def demo(
 
 if __name__ == "__main__":  # pragma: no cover
     app()
+
+
+@web_app.command("add")
+def web_add(
+    app_dir: Annotated[
+        Path, typer.Option("--app", help="Pasta do seu app Next.js (com o package.json)")
+    ] = Path("."),
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Só mostra o plano; não escreve nada")] = False,
+    install: Annotated[
+        bool,
+        typer.Option("--install", help="Roda `npm install` (ou pnpm/yarn/bun) se adicionar dependências"),
+    ] = False,
+) -> None:
+    """Escreve o painel /monitoramento e as rotas /api/imagefill/* no seu app (App Router ou Pages Router)."""
+    from worker.webadd.detect import AppError
+    from worker.webadd.install import web_add as run_web_add
+
+    try:
+        lines, complete = run_web_add(app_dir, dry_run=dry_run, install=install)
+    except (AppError, OSError) as exc:
+        raise fail(str(exc)) from None
+    for line in lines:
+        console.print(escape(line), highlight=False, soft_wrap=True)
+    if not complete:
+        raise fail(
+            "há arquivos do app no lugar de arquivos do painel (veja acima); nada neles foi alterado.", 1
+        )
