@@ -23,10 +23,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from worker.database import DatabaseUnavailable, NotMigrated, connect, connect_migrated, unavailable_message
-from worker.migrate import apply_migrations, catalogue_pending
+from worker.migrate import apply_migrations, catalogue_pending, waiting_migrations
 from worker.schema import (
     ID_TYPES,
     CatalogueTable,
+    RenderedMigration,
     SchemaError,
     inspect_catalogue_tables,
     render_migrations,
@@ -53,6 +54,8 @@ app = typer.Typer(
 )
 schema_app = typer.Typer(help="Gera e inspeciona o schema do Imagefill.", no_args_is_help=True)
 app.add_typer(schema_app, name="schema")
+web_app = typer.Typer(help="Instala o painel de imagens no seu app Next.js.", no_args_is_help=True)
+app.add_typer(web_app, name="web")
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True, highlight=False)
 
@@ -80,6 +83,17 @@ def run_async(coro: Coroutine[Any, Any, T], dsn: str | None = None) -> T:
     except (OSError, TimeoutError, asyncpg.InterfaceError) as exc:
         # The connection dropped half-way (the first connect maps its own errors already).
         raise fail(unavailable_message(dsn, exc) if dsn else str(exc), EXIT_UNREACHABLE) from None
+
+
+def run_worker_command(coro: Coroutine[Any, Any, T], dsn: str) -> T:
+    """run_async for the commands that open a worker: its start-up storage check refusing (a
+    wrong key, a missing bucket) is one line naming the setting, and exit code 2."""
+    from worker.storage import StorageRefused
+
+    try:
+        return run_async(coro, dsn)
+    except StorageRefused as exc:
+        raise fail(f"o worker não iniciou — armazenamento recusado: {exc}", EXIT_BAD_INPUT) from None
 
 
 def postgres_message(exc: asyncpg.PostgresError) -> str:
@@ -246,23 +260,32 @@ def migrate(
                 f"a instalação falhou e nada foi aplicado (transação desfeita): {postgres_message(exc)}",
                 EXIT_FAILED,
             ) from None
+        conn = await connect(dsn)
+        try:
+            waiting = await waiting_migrations(conn, catalogue)
+            pending = await catalogue_pending(conn, catalogue)
+        finally:
+            await conn.close()
         if not applied:
-            console.print(
-                f"Nada a aplicar: o banco já tem as {len(render_migrations(catalogue))}"
-                " migrations do Imagefill."
-            )
+            installed = len(render_migrations(catalogue)) - len(waiting)
+            console.print(f"Nada a aplicar: o banco já tem as {installed} migrations do Imagefill.")
         else:
             console.print(f"{len(applied)} migrations aplicadas numa transação:")
         for migration in applied:
             console.print(f"  aplicada {migration.version}_{migration.name}")
-        conn = await connect(dsn)
-        try:
-            pending = await catalogue_pending(conn, catalogue)
-        finally:
-            await conn.close()
+        print_waiting(waiting)
         print_next_steps(pending.without_image, pending.with_valid_gtin, pending.queued)
 
     run_async(run(), dsn)
+
+
+def print_waiting(waiting: list[RenderedMigration]) -> None:
+    """Migrations this database cannot take yet: pending, not recorded, and why."""
+    for migration in waiting:
+        console.print(
+            f"  [yellow]pendente[/yellow] {migration.version}_{migration.name}:"
+            f" {escape(migration.requires_why or migration.requires or '')}"
+        )
 
 
 def print_next_steps(without_image: int, with_valid_gtin: int, queued: int) -> None:
@@ -300,7 +323,7 @@ def run(
     settings = settings_or_exit(database)
     run_async(_check_migrated(settings.database_url), settings.database_url)
     configure_logging(settings.log_json)
-    run_async(run_worker(settings, once=once), settings.database_url)
+    run_worker_command(run_worker(settings, once=once), settings.database_url)
 
 
 @app.command()
@@ -319,7 +342,9 @@ def backfill(
     settings = settings_or_exit(database)
     run_async(_check_migrated(settings.database_url), settings.database_url)
     configure_logging(settings.log_json, level="WARNING")
-    report = run_async(run_backfill(settings, limit, console, in_process=in_process), settings.database_url)
+    report = run_worker_command(
+        run_backfill(settings, limit, console, in_process=in_process), settings.database_url
+    )
     console.print(
         f"processados: {report.processed} | ok: {report.ok} | needs_review: {report.needs_review}"
         f" | erro: {report.error}"
@@ -402,6 +427,8 @@ def status(database: DatabaseOption = None) -> None:
             f" imagefill backfill --limit {min(outside, 500)}"
         )
     console.print(f"workers conectados: {state['workers']}")
+    print_waiting(run_async(_waiting(dsn), dsn))
+    _print_storage_check(database)
     if settings is not None:
         _print_stage_plan(settings)
         _print_usage(state["usage"], settings)
@@ -444,6 +471,43 @@ async def call_product_rpc(
         raise fail(postgres_message(exc)) from None
     result: dict[str, object] = json.loads(answer)
     return result
+
+
+async def _waiting(dsn: str) -> list[RenderedMigration]:
+    conn = await connect(dsn)
+    try:
+        return await waiting_migrations(conn)
+    finally:
+        await conn.close()
+
+
+def _print_storage_check(database: str | None) -> None:
+    """The worker's own start-up check, run here: a wrong key or bucket shows before any job."""
+    from worker.runner import build_store
+    from worker.storage import StorageFailed, StorageRefused
+
+    try:
+        settings = load_settings(**({"database_url": database} if database else {}))
+    except SettingsError as exc:
+        console.print(f"armazenamento: não verificado — {escape(str(exc))}")
+        return
+
+    async def check() -> str:
+        store = build_store(settings)
+        try:
+            return await store.check()
+        finally:
+            await store.close()
+
+    label = f"armazenamento ({settings.storage_backend.value})"
+    try:
+        found = asyncio.run(check())
+    except StorageRefused as exc:
+        console.print(f"{label}: [red]RECUSADO[/red] — {escape(str(exc))}")
+    except StorageFailed as exc:
+        console.print(f"{label}: [yellow]indisponível agora[/yellow] — {escape(str(exc))}")
+    else:
+        console.print(f"{label}: ok — {escape(found)}")
 
 
 def _settings_for_status(database: str | None) -> Settings | None:
@@ -765,7 +829,7 @@ def browse(
         finally:
             await conn.close()
 
-    _, found = run_async(call(), settings.database_url)
+    _, found = run_worker_command(call(), settings.database_url)
     for candidate in found:
         console.print(f"  {candidate['url']}  (busca: {candidate.get('query')})")
     console.print(f"{len(found)} candidatas do navegador gravadas para revisão no painel /monitoramento.")
@@ -793,3 +857,30 @@ def demo(
 
 if __name__ == "__main__":  # pragma: no cover
     app()
+
+
+@web_app.command("add")
+def web_add(
+    app_dir: Annotated[
+        Path, typer.Option("--app", help="Pasta do seu app Next.js (com o package.json)")
+    ] = Path("."),
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Só mostra o plano; não escreve nada")] = False,
+    install: Annotated[
+        bool,
+        typer.Option("--install", help="Roda `npm install` (ou pnpm/yarn/bun) se adicionar dependências"),
+    ] = False,
+) -> None:
+    """Escreve o painel /monitoramento e as rotas /api/imagefill/* no seu app (App Router ou Pages Router)."""
+    from worker.webadd.detect import AppError
+    from worker.webadd.install import web_add as run_web_add
+
+    try:
+        lines, complete = run_web_add(app_dir, dry_run=dry_run, install=install)
+    except (AppError, OSError) as exc:
+        raise fail(str(exc)) from None
+    for line in lines:
+        console.print(escape(line), highlight=False, soft_wrap=True)
+    if not complete:
+        raise fail(
+            "há arquivos do app no lugar de arquivos do painel (veja acima); nada neles foi alterado.", 1
+        )

@@ -33,19 +33,17 @@ from worker.images import (
     ImageUnavailable,
     NormalizedImage,
     cutout_png,
-    dhash,
     download_image,
 )
 from worker.logs import elapsed_ms
+from worker.picture_identity import is_known_picture, picture_hash
 from worker.queue import Candidate, ClaimedJob, JobOutcome, JobQueue, StageEvent
 from worker.ratelimit import HostRateLimiter
 from worker.stages.browser import BrowserImageFinder, search_queries
 from worker.stages.image_search import (
-    DUPLICATE_DISTANCE,
     ImageSearch,
     SearchHit,
     SearchUnavailable,
-    hash_distance,
     hit_refusal,
 )
 from worker.stages.openai_judge import ImageJudge, Judgement, ProductFacts, Verdict, facts_key
@@ -576,8 +574,8 @@ class Pipeline:
         known = [c.dhash for c in outcome.candidates if c.dhash]
         kept: list[tuple[SearchHit, FetchedImage]] = []
         for hit, image in fetched:
-            picture_hash = perceptual_hash(image.image)
-            if any(hash_distance(picture_hash, r) <= DUPLICATE_DISTANCE for r in rejected):
+            hash_ = perceptual_hash(image.image)
+            if is_known_picture(hash_, rejected):
                 outcome.events.append(
                     StageEvent(
                         "image_search",
@@ -586,10 +584,10 @@ class Pipeline:
                     )
                 )
                 continue
-            if any(hash_distance(picture_hash, k) <= DUPLICATE_DISTANCE for k in known):
+            if is_known_picture(hash_, known):
                 outcome.events.append(StageEvent("image_search", "duplicate", {"url": hit.url}))
                 continue
-            known.append(picture_hash)
+            known.append(hash_)
             kept.append((hit, image))
         return kept
 
@@ -665,7 +663,7 @@ class Pipeline:
                     continue
                 if rejected_pictures is None:
                     rejected_pictures = await self.rejected_pictures(job)
-                if is_rejected_picture(image, rejected_pictures):
+                if known_picture(image, rejected_pictures):
                     outcome.events.append(StageEvent("download", "skipped_rejected_picture", {"url": url}))
                     continue
                 outcome.events.append(
@@ -778,9 +776,9 @@ class Pipeline:
                 reason = reason or "rejeitada antes por uma pessoa"
             elif min(fetched.width, fetched.height) < self.browser_min_side:
                 reason = "pequena demais"
-            elif is_rejected_picture(fetched, rejected_pictures):
+            elif known_picture(fetched, rejected_pictures):
                 reason = "rejeitada antes por uma pessoa (outra URL)"
-            elif is_rejected_picture(fetched, seen, DUPLICATE_DISTANCE):
+            elif known_picture(fetched, seen):
                 reason = "a mesma imagem em outra URL"
             if reason is not None:
                 skipped[reason] = skipped.get(reason, 0) + 1
@@ -813,25 +811,15 @@ class Pipeline:
         return outcome
 
 
-# A person said no to this picture: its 400px copy or a recompressed re-upload elsewhere must not
-# come back. Wider than DUPLICATE_DISTANCE (which decides what to judge and pay for once): a scaled
-# copy measured 22 bits away; different packages measure 50+ (of 256).
-REJECTED_PICTURE_DISTANCE = 32
-
-
 def perceptual_hash(image: NormalizedImage) -> str:
-    """The picture's dhash: made in the image pool with the picture (a hand-built one: here)."""
-    return image.picture_hash or dhash(image.judge_jpeg or image.main_jpeg)
+    """The picture's hash: made in the image pool with the picture (a hand-built one: here)."""
+    return image.picture_hash or picture_hash(image.judge_jpeg or image.main_jpeg)
 
 
-def is_rejected_picture(
-    image: NormalizedImage, hashes: list[str], distance: int = REJECTED_PICTURE_DISTANCE
-) -> bool:
-    """The same picture (resized, recompressed, at another URL) as one of `hashes`."""
-    if not hashes:
-        return False
-    picture = perceptual_hash(image)
-    return any(hash_distance(picture, known) <= distance for known in hashes)
+def known_picture(image: NormalizedImage, hashes: list[str]) -> bool:
+    """The same picture (resized, recompressed, at another URL; never another colourway) as one of
+    `hashes`: `worker.picture_identity.same_picture`, the one definition every check uses."""
+    return bool(hashes) and is_known_picture(perceptual_hash(image), hashes)
 
 
 def _log(job: ClaimedJob, stage: str, outcome: str, ms: int) -> None:

@@ -105,7 +105,9 @@ class Candidate:
     cutout_url: str | None = None  # transparent main.png stored beside main.jpg
     rank: int | None = None  # 1 = best, after ranking
     sha256: str | None = None
-    dhash: str | None = None  # perceptual hash: the same picture at another URL is the same picture
+    # The picture hash (worker.picture_identity; the key keeps its first name, from when it was a
+    # grey dHash): the same picture at another URL is the same picture.
+    dhash: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v is not None}

@@ -48,19 +48,20 @@ from worker.ratelimit import HostRateLimiter
 from worker.settings import SearchProvider, Settings, StorageBackend
 from worker.stages.browser import BrowserImageFinder, BrowserSearchConfig
 from worker.stages.image_search import BraveImageSearch, ImageSearch, parse_domains
-from worker.stages.openai_judge import OpenAIJudge, ProductFacts
+from worker.stages.openai_judge import OpenAIJudge, OpenAIQuotaExhausted, ProductFacts, new_openai_client
 from worker.stages.openfoodfacts import OffUnavailable, OpenFoodFactsClient
 from worker.stages.plan import stage_plan
 from worker.stages.queries import ProductAttributes, extract_product_attributes
 from worker.stats import LoopLagMonitor, RunnerStats, WorkerSnapshot
-from worker.storage import ImageStore, LocalImageStore, StorageFailed, SupabaseImageStore
+from worker.storage import ImageStore, LocalImageStore, StorageFailed, StorageRefused, SupabaseImageStore
 
 RUNNABLE_KINDS: list[JobKind] = ["enrich", "approve"]  # browser jobs need the operator's browser worker
 T = TypeVar("T")
 # Faults that say nothing about the picture or the product: the job is retried with backoff.
 TRANSIENT_ERRORS = (OffUnavailable, StorageFailed, ImageUnavailable)
-# Retrying cannot help: the job fails at once with the message.
-PERMANENT_ERRORS = (PermanentJobError, ValueError)
+# Retrying cannot help (now): the job fails at once with the message. StorageRefused is a
+# StorageFailed (a Storage fault) that the service itself says is final: it is listed here, and wins.
+PERMANENT_ERRORS = (PermanentJobError, ValueError, StorageRefused, OpenAIQuotaExhausted)
 RECORD_RETRY_MAX_DELAY = 5.0
 
 
@@ -455,6 +456,20 @@ def build_store(settings: Settings) -> ImageStore:
     )
 
 
+async def check_store(store: ImageStore) -> None:
+    """Before the first job: a wrong key, a missing or private bucket, an unwritable folder stop
+    the worker with the reason (StorageRefused). Storage unreachable right now is no reason not to
+    start: the jobs retry their uploads."""
+    try:
+        found = await store.check()
+    except StorageRefused:
+        raise
+    except StorageFailed as exc:
+        logger.bind(error=str(exc)).warning("storage_check_inconclusive")
+        return
+    logger.bind(detail=found).info("storage_check_ok")
+
+
 async def keep_session_state(_conn: asyncpg.Connection) -> None:
     """The pool's reset on release. asyncpg's default runs RESET ALL, UNLISTEN *, CLOSE ALL and
     an advisory-unlock query on every release (~1.5 per job). This pool's connections never
@@ -477,11 +492,11 @@ def build_openai_client(settings: Settings) -> openai.AsyncOpenAI | None:
     SDK's own default (which also reads the OPENAI_BASE_URL environment variable)."""
     if settings.openai_api_key is None:
         return None
-    return openai.AsyncOpenAI(
-        api_key=settings.openai_api_key.get_secret_value(),
-        base_url=settings.openai_base_url,
-        timeout=settings.openai_timeout_seconds,
-        max_retries=settings.openai_max_retries,
+    return new_openai_client(
+        settings.openai_api_key.get_secret_value(),
+        settings.openai_base_url,
+        settings.openai_timeout_seconds,
+        settings.openai_max_retries,
     )
 
 
@@ -565,6 +580,7 @@ async def open_worker(
             )
             store = build_store(settings)
             stack.push_async_callback(store.close)
+            await check_store(store)
             image_pool = await stack.enter_async_context(ImagePool())
             client = build_openai_client(settings)
             if client is not None:

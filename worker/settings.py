@@ -9,6 +9,8 @@ from urllib.parse import urlparse
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from worker.openai_models import responses_only
+
 
 class StorageBackend(StrEnum):
     supabase = "supabase"
@@ -145,6 +147,17 @@ class Settings(BaseSettings):
         if urlparse(value).scheme not in ("http", "https") or not urlparse(value).netloc:
             raise ValueError("deve ser uma URL http(s) completa")
         return value.rstrip("/")
+
+    @field_validator("openai_model")
+    @classmethod
+    def _chat_completions_model(cls, value: str) -> str:
+        # The judge calls Chat Completions; these models answer 404 there (worker/openai_models.py).
+        if responses_only(value):
+            raise ValueError(
+                f"{value} só funciona na Responses API da OpenAI, e o Imagefill usa Chat Completions:"
+                " escolha um modelo de chat (ex.: gpt-4.1-mini, gpt-5-mini)"
+            )
+        return value
 
     @field_validator("browser_search_urls")
     @classmethod
