@@ -359,6 +359,7 @@ class Pipeline:
         found: list[Candidate] = []
         approved: tuple[FetchedImage, Candidate] | None = None
         asked = hits_seen = 0
+        seen_urls: set[str] = set()  # across queries: a wider query often lists the same pictures
         for query in queries:
             try:
                 hits = await self.search_query(job, query, outcome)
@@ -368,7 +369,7 @@ class Pipeline:
             asked += 1
             hits_seen += len(hits)
             room = policy.max_candidates - len(found)
-            kept = await self.filter_hits(job, hits, outcome)
+            kept = await self.filter_hits(job, hits, outcome, seen_urls)
             fetched = await self.download_all(kept[:room], outcome)
             fetched = await self.drop_duplicates(job, fetched, outcome)
             for hit, image in sorted(fetched, key=lambda pair: looks_best(pair[1].image), reverse=True):
@@ -514,12 +515,18 @@ class Pipeline:
         return attributes
 
     async def filter_hits(
-        self, job: ClaimedJob, hits: list[SearchHit], outcome: JobOutcome
+        self,
+        job: ClaimedJob,
+        hits: list[SearchHit],
+        outcome: JobOutcome,
+        seen: set[str] | None = None,
     ) -> list[SearchHit]:
-        """Each picture URL once; never a rejected, blocked, odd-typed or too-small one."""
+        """Each picture URL once (`seen` carries the URLs of earlier queries and grows with these);
+        never a rejected, blocked, odd-typed or too-small one."""
         policy = self.search_policy
         rejected = set(job.rejected_urls)
-        seen = {c.url for c in outcome.candidates}
+        seen = seen if seen is not None else set()
+        seen.update(c.url for c in outcome.candidates)
         kept: list[SearchHit] = []
         for hit in hits:
             if hit.url in seen:
