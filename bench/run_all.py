@@ -22,6 +22,7 @@ from bench import (
     bench_panel,
     bench_picture_identity,
     bench_queue,
+    bench_rate_limits,
     bench_rss,
     bench_spend,
     bench_wakeup,
@@ -64,6 +65,7 @@ async def main(args: argparse.Namespace) -> None:
         await bench_enqueue.run(pg, report, args.enqueue_rows, args.repeat)
         await bench_rss.run(pg, report, args.rss_jobs)
         await bench_spend.run(pg, report, args.repeat)
+        await bench_rate_limits.run(pg, report)
     await bench_off_index.run(report, args.off_lines, args.off_catalogue)
     bench_picture_identity.run(report)
     command = "make bench" if args.from_make else "python -m bench.run_all " + shlex.join(sys.argv[1:])

@@ -487,7 +487,9 @@ def sweeper_for(runner: Runner, settings: Settings) -> QueueSweeper:
     )
 
 
-def build_openai_client(settings: Settings) -> openai.AsyncOpenAI | None:
+def build_openai_client(
+    settings: Settings, pacer: HostRateLimiter | None = None
+) -> openai.AsyncOpenAI | None:
     """None without a key: stage 2 off, nothing auto-approved. `OPENAI_BASE_URL` unset means the
     SDK's own default (which also reads the OPENAI_BASE_URL environment variable)."""
     if settings.openai_api_key is None:
@@ -497,10 +499,13 @@ def build_openai_client(settings: Settings) -> openai.AsyncOpenAI | None:
         settings.openai_base_url,
         settings.openai_timeout_seconds,
         settings.openai_max_retries,
+        pacer,
     )
 
 
-def build_search(settings: Settings, session: aiohttp.ClientSession) -> ImageSearch | None:
+def build_search(
+    settings: Settings, session: aiohttp.ClientSession, pacer: HostRateLimiter | None = None
+) -> ImageSearch | None:
     if not all(s.active for s in stage_plan(settings) if s.stage == "image_search"):
         return None
     assert settings.image_search_api_key is not None
@@ -511,6 +516,7 @@ def build_search(settings: Settings, session: aiohttp.ClientSession) -> ImageSea
             base_url=settings.image_search_base_url,
             country=settings.image_search_country,
             language=settings.image_search_language,
+            pacer=pacer,
         )
     return None
 
@@ -582,7 +588,8 @@ async def open_worker(
             stack.push_async_callback(store.close)
             await check_store(store)
             image_pool = await stack.enter_async_context(ImagePool())
-            client = build_openai_client(settings)
+            pacers = provider_pacers(settings)
+            client = build_openai_client(settings, pacers[OPENAI])
             if client is not None:
                 stack.push_async_callback(client.close)
             queue = JobQueue(
@@ -613,7 +620,13 @@ async def open_worker(
                 threshold=settings.image_confidence_threshold,
                 max_side=settings.image_max_side,
                 judge=OpenAIJudge(client, settings.openai_model) if client is not None else None,
-                search=build_search(settings, api_session),
+                search=build_search(
+                    settings,
+                    api_session,
+                    pacers.get(settings.image_search_provider.value)
+                    if settings.image_search_provider is not None
+                    else None,
+                ),
                 ledger=queue,
                 attributes=attribute_extractor(client, settings.openai_model),
                 search_policy=SearchPolicy(
@@ -627,7 +640,7 @@ async def open_worker(
                 browser_min_side=settings.browser_min_image_side,
                 answer_ttl_seconds=round(settings.answer_cache_ttl_hours * 3600),
                 spend=spend,
-                pacers=provider_pacers(settings),
+                pacers=pacers,
             )
             yield Runner(
                 queue,

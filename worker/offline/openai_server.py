@@ -25,6 +25,12 @@ Faults are scripted (`fail_next`): 429 with Retry-After, 429 without it (`rate_l
 `insufficient_quota` (no Retry-After: the account has no credit), 500, refusal, malformed JSON,
 out-of-range confidence, `finish_reason` `length` (the JSON cut off) and `content_filter` (no
 content), a slow answer. Every request is recorded (`calls`), refused ones too.
+
+With `requests_per_minute` the stand-in enforces a requests-per-minute limit as OpenAI does: a
+bucket of that many requests refilled continuously; every answer carries `x-ratelimit-limit-requests`,
+`x-ratelimit-remaining-requests` and `x-ratelimit-reset-requests` (the time until the bucket is full
+again, Go-style: `120ms`, `1.5s`, `1m0s`), and a request finding the bucket empty gets a 429
+`rate_limit_exceeded` without Retry-After, counted in `rate_limited`.
 """
 
 from __future__ import annotations
@@ -130,6 +136,9 @@ class OpenAIStandIn:
     calls: list[RecordedCall] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     always: str | None = None  # a fault kind applied to every request
+    requests_per_minute: int | None = None  # enforced when set
+    rate_limited: list[float] = field(default_factory=list)  # when each enforced 429 was answered
+    _bucket: tuple[float, float] | None = None  # (requests left, monotonic time of that count)
     app: web.Application = field(default_factory=web.Application)
 
     def __post_init__(self) -> None:
@@ -153,6 +162,34 @@ class OpenAIStandIn:
         return None
 
     async def _completions(self, request: web.Request) -> web.Response:
+        if self.requests_per_minute is None:
+            return await self._answer(request)
+        limit = self.requests_per_minute
+        per_second = limit / 60
+        now = time.monotonic()
+        left, then = self._bucket or (float(limit), now)
+        left = min(float(limit), left + (now - then) * per_second)
+        if left < 1:
+            self._bucket = (left, now)
+            self.rate_limited.append(time.time())
+            await request.read()
+            used = limit - math.floor(left)
+            response = _error(
+                429,
+                "rate_limit_exceeded",
+                f"Rate limit reached for requests per min (RPM): Limit {limit}, Used {used}, Requested 1."
+                f" Please try again in {_duration((1 - left) / per_second)}.",
+            )
+        else:
+            left -= 1
+            self._bucket = (left, now)
+            response = await self._answer(request)
+        response.headers["x-ratelimit-limit-requests"] = str(limit)
+        response.headers["x-ratelimit-remaining-requests"] = str(math.floor(left))
+        response.headers["x-ratelimit-reset-requests"] = _duration((limit - left) / per_second)
+        return response
+
+    async def _answer(self, request: web.Request) -> web.Response:
         try:
             body = json.loads(await request.read())
         except ValueError:
@@ -309,6 +346,15 @@ def _attributes(text: str) -> dict[str, Any]:
         "flavour": None,
         "size": size.group(0).replace(" ", "") if size else None,
     }
+
+
+def _duration(seconds: float) -> str:
+    """OpenAI's (Go's) way of writing a duration in its rate-limit headers: `120ms`, `1.5s`, `1m0s`."""
+    if seconds < 1:
+        return f"{max(1, round(seconds * 1000))}ms"
+    if seconds < 60:
+        return f"{seconds:.3f}".rstrip("0").rstrip(".") + "s"
+    return f"{int(seconds // 60)}m{seconds % 60:.0f}s"
 
 
 QUOTA_MESSAGE = (

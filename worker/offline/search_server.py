@@ -12,12 +12,18 @@ Every answer carries Brave's rate-limit headers (`X-RateLimit-Limit/Policy/Remai
 value per window: per second, per month). Throttling is scripted: `faults` (a status, 429 with
 Retry-After), `throttle_seconds` (that many 429s for the per-second window, without Retry-After,
 as Brave sends them) and `month_remaining` (at 0, every request is a 429 for the monthly window).
+
+The per-second window is the plan's (`per_second`; 50 by default, as Brave's paid plans, so tests
+that are not about the pace are not slowed by it). With `enforce_rate` the stand-in enforces it as
+Brave does: a request arriving when `per_second` requests were answered in the last second gets a
+429 without Retry-After (`X-RateLimit-Remaining: 0, …`), counted in `rate_limited`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -52,7 +58,10 @@ class BraveSearchStandIn:
     faults: list[int] = field(default_factory=list)
     retry_after: str = "1"
     throttle_seconds: int = 0
-    per_second: int = 1
+    per_second: int = 50
+    enforce_rate: bool = False
+    rate_limited: list[float] = field(default_factory=list)  # when each enforced 429 was answered
+    answered: deque[float] = field(default_factory=deque)  # arrivals counted in the per-second window
     month_limit: int = 15_000
     month_remaining: int = 14_000
     month_reset_seconds: int = 1_419_704
@@ -83,9 +92,15 @@ class BraveSearchStandIn:
                 status=status,
                 headers={"Retry-After": self.retry_after} if status == 429 else {},
             )
-        if self.month_remaining <= 0 or self.throttle_seconds > 0:
+        arrived = time.monotonic()
+        while self.answered and arrived - self.answered[0] >= 1.0:
+            self.answered.popleft()
+        over_pace = self.enforce_rate and len(self.answered) >= self.per_second
+        if over_pace:
+            self.rate_limited.append(time.time())
+        if self.month_remaining <= 0 or self.throttle_seconds > 0 or over_pace:
             monthly = self.month_remaining <= 0
-            self.throttle_seconds -= 0 if monthly else 1
+            self.throttle_seconds -= 0 if monthly or over_pace else 1
             return web.json_response(
                 {
                     "type": "ErrorResponse",
@@ -121,6 +136,7 @@ class BraveSearchStandIn:
         ]
         results = [self._result(query, p, n) for n, p in enumerate(pictures[:count])]
         self.month_remaining -= 1
+        self.answered.append(arrived)
         return web.json_response(
             {
                 "type": "images",
@@ -128,10 +144,11 @@ class BraveSearchStandIn:
                 "results": results,
                 "extra": {"might_be_offensive": False},
             },
-            headers=self._rate_headers(second_remaining=0),
+            headers=self._rate_headers(max(0, self.per_second - len(self.answered))),
         )
 
     def _rate_headers(self, second_remaining: int) -> dict[str, str]:
+        # Brave counts its windows in whole seconds: the per-second one resets within 1 s.
         return {
             "X-RateLimit-Limit": f"{self.per_second}, {self.month_limit}",
             "X-RateLimit-Policy": f"{self.per_second};w=1, {self.month_limit};w=2592000",

@@ -23,6 +23,7 @@ import aiohttp
 from loguru import logger
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from worker.ratelimit import HostRateLimiter
 from worker.stages.openfoodfacts import _retry_after_seconds
 
 BRAVE_BASE_URL = "https://api.search.brave.com"
@@ -171,7 +172,8 @@ class BraveImageSearch:
     """`GET /res/v1/images/search` with `X-Subscription-Token`; 429/5xx retried honouring Retry-After,
     or the per-second window's X-RateLimit-Reset without it. A 429 with the monthly window at 0
     stops the search for this worker until that window resets (`SearchQuotaExhausted`), so the
-    products after it do not each ask again."""
+    products after it do not each ask again. With a `pacer` (the provider's shared pace), an
+    answer saying the per-second window is used up holds every process's next call until it resets."""
 
     provider = "brave"
 
@@ -186,8 +188,10 @@ class BraveImageSearch:
         timeout_seconds: float = 10.0,
         max_retries: int = 2,
         backoff_seconds: float = 1.0,
+        pacer: HostRateLimiter | None = None,
     ) -> None:
         self._session = session
+        self._pacer = pacer
         self._url = (base_url or BRAVE_BASE_URL).rstrip("/") + BRAVE_IMAGES_PATH
         self._headers = {"X-Subscription-Token": api_key, "Accept": "application/json"}
         self._country = country
@@ -219,6 +223,7 @@ class BraveImageSearch:
                 async with self._session.get(
                     self._url, params=params, headers=self._headers, timeout=self._timeout
                 ) as response:
+                    await self._pace_from(response.headers)
                     if response.status == 200:
                         return parse_brave_images(query, await response.json(content_type=None))
                     problem = f"HTTP {response.status}"
@@ -236,6 +241,12 @@ class BraveImageSearch:
                 )
                 await asyncio.sleep(delay * (1 if retry_after is not None else random.uniform(0.8, 1.2)))
         raise SearchUnavailable(f"busca de imagens (brave) indisponível ({problem})")
+
+    async def _pace_from(self, headers: Mapping[str, str]) -> None:
+        """The shortest window used up (`X-RateLimit-Remaining: 0, …`): no call before it resets."""
+        shortest = next(iter(rate_windows(headers)), None)
+        if self._pacer is not None and shortest is not None and shortest.remaining <= 0:
+            await self._pacer.window_used_up(min(shortest.reset_seconds, MAX_WINDOW_WAIT_SECONDS))
 
     def _throttled(self, headers: Mapping[str, str], retry_after: float | None) -> float | None:
         """How long to wait before asking again; raises when the monthly quota is used up."""

@@ -24,7 +24,9 @@ import asyncio
 import base64
 import hashlib
 import json
+import re
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from io import BytesIO
 from typing import Any, Protocol
@@ -36,6 +38,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from worker.costs import Usage
 from worker.images import NormalizedImage
+from worker.ratelimit import HostRateLimiter
 
 JUDGE_IMAGE_SIDE = 512
 JUDGE_JPEG_QUALITY = 85
@@ -207,15 +210,54 @@ async def _quota_is_final(response: Any) -> None:
             response.headers["x-should-retry"] = "false"
 
 
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def reset_seconds(value: str | None) -> float | None:
+    """OpenAI's `x-ratelimit-reset-requests` (`120ms`, `1s`, `6m0s`) in seconds; None if unreadable."""
+    parts = _DURATION_PART.findall(value or "")
+    if not parts or "".join(n + u for n, u in parts) != (value or "").strip():
+        return None
+    return sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)
+
+
+def _pace_from_headers(pacer: HostRateLimiter) -> Callable[[Any], Awaitable[None]]:
+    """OpenAI's answer says the requests-per-minute bucket is empty
+    (`x-ratelimit-remaining-requests: 0`): no call from this host before a request's worth of it
+    has come back. `x-ratelimit-reset-requests` is the time until the whole bucket is full again;
+    it refills evenly, so one request's worth is that time over the limit."""
+
+    async def hook(response: Any) -> None:
+        if response.headers.get("x-ratelimit-remaining-requests", "").strip() != "0":
+            return
+        full = reset_seconds(response.headers.get("x-ratelimit-reset-requests"))
+        try:
+            limit = max(1, int(response.headers.get("x-ratelimit-limit-requests", "1")))
+        except ValueError:
+            limit = 1
+        if full is not None:
+            await pacer.window_used_up(full / limit)
+
+    return hook
+
+
 def new_openai_client(
-    api_key: str, base_url: str | None, timeout: float, max_retries: int
+    api_key: str,
+    base_url: str | None,
+    timeout: float,
+    max_retries: int,
+    pacer: HostRateLimiter | None = None,
 ) -> openai.AsyncOpenAI:
+    hooks: list[Callable[[Any], Awaitable[None]]] = [_quota_is_final]
+    if pacer is not None:
+        hooks.append(_pace_from_headers(pacer))
     return openai.AsyncOpenAI(
         api_key=api_key,
         base_url=base_url,
         timeout=timeout,
         max_retries=max_retries,
-        http_client=openai.DefaultAsyncHttpxClient(event_hooks={"response": [_quota_is_final]}),
+        http_client=openai.DefaultAsyncHttpxClient(event_hooks={"response": hooks}),
     )
 
 
