@@ -162,6 +162,15 @@ class SpendLedger:
         if reservation.id is not None:
             await self._pool.execute("select imagefill.release_spend($1)", reservation.id)
 
+    async def record_caps(self) -> None:
+        """At start-up: the caps this worker runs with, for the panel (it cannot read our settings)."""
+        await self._pool.execute(
+            "select imagefill.record_spend_caps($1, $2, $3::jsonb)",
+            dollars(self.limits.monthly_usd),
+            dollars(self.limits.daily_usd),
+            json.dumps(self.limits.monthly_requests),
+        )
+
     async def resume_deferred(self) -> int:
         """At start-up: when every cap has room (one was raised, or a window reset early), the
         jobs a cap deferred run again now, in their order. Returns how many."""

@@ -433,6 +433,7 @@ def status(database: DatabaseOption = None) -> None:
         _print_stage_plan(settings)
         _print_usage(state["usage"], settings)
         _print_budget(state["spend"], state["spend_windows"], settings)
+        _print_cost_per_outcome(run_async(_spend_per_outcome(dsn, settings), dsn))
     if state["failures"]:
         failures = Table("último erro", "jobs", title=f"Falhas nos últimos {FAILURES_DAYS} dias")
         for row in state["failures"]:
@@ -605,6 +606,47 @@ def _print_budget(rows: list[dict[str, Any]], windows: dict[str, Any], settings:
                 f"[red]cota mensal de {row['provider']} atingida[/red] ({quota} requisições): espera até"
                 f" {month_resets}; para seguir antes, aumente BUDGET_MONTHLY_REQUESTS."
             )
+
+
+async def _spend_per_outcome(dsn: str, settings: Settings) -> list[dict[str, Any]]:
+    conn = await connect_migrated(dsn)
+    try:
+        rows = await conn.fetch(
+            "select * from imagefill.spend_per_outcome($1::jsonb, $2)",
+            json.dumps({model: list(price) for model, price in settings.prices.items()}),
+            settings.image_search_price_per_1000 / 1000,
+        )
+        return [dict(r) for r in rows]
+    finally:
+        await conn.close()
+
+
+OUTCOMES = {
+    "openfoodfacts": "aprovados pelo Open Food Facts",
+    "search": "aprovados pela busca",
+    "manual": "aprovados na revisão",
+    "needs_review": "deixados para revisão",
+    "other": "outros (na fila, com erro, apagados)",
+}
+
+
+def _print_cost_per_outcome(rows: list[dict[str, Any]]) -> None:
+    """This month's US$ per product by where it ended up, OpenAI and search separately."""
+    if not rows:
+        return
+    view = Table("produtos", "quantos", "OpenAI por produto", "busca por produto", "total por produto")
+    for row in sorted(rows, key=lambda r: list(OUTCOMES).index(str(r["outcome"]))):
+        count = int(row["products"])
+        openai_usd, search_usd = float(row["openai_usd"] or 0), float(row["search_usd"] or 0)
+        view.add_row(
+            OUTCOMES[str(row["outcome"])],
+            str(count),
+            f"US$ {openai_usd / count:.4f}",
+            f"US$ {search_usd / count:.4f}",
+            f"US$ {(openai_usd + search_usd) / count:.4f}",
+        )
+    view.title = "Custo por produto neste mês (produtos com chamadas pagas no mês, pelo destino de cada um)"
+    console.print(view)
 
 
 @app.command()

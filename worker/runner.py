@@ -603,6 +603,7 @@ async def open_worker(
                 hold_seconds=settings.worker_lease_seconds,
             )
             # A raised cap takes effect with this worker's settings: the jobs a cap deferred go on.
+            await spend.record_caps()
             resumed = await spend.resume_deferred()
             if resumed:
                 logger.bind(jobs=resumed).info("budget_deferred_jobs_resumed")
