@@ -6,6 +6,7 @@ import { usePainel } from "./usePainel";
 import { Atalhos } from "./Atalhos";
 import { Backfill } from "./Backfill";
 import { Contadores } from "./Contadores";
+import { Gastos } from "./Gastos";
 import { ItemRevisao } from "./ItemRevisao";
 
 export function Painel({
@@ -28,6 +29,7 @@ export function Painel({
         <Backfill busy={painel.backfillBusy} batch={painel.batch} onStart={painel.startBackfill} />
         <Contadores counters={painel.counters} />
       </section>
+      <Gastos />
       {painel.notice && (
         <div className={`aviso ${painel.notice.kind}`} role={painel.notice.kind === "erro" ? "alert" : "status"}>
           <span>{painel.notice.text}</span>

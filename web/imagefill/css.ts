@@ -220,6 +220,7 @@ html.light .imagefill-painel,
 }
 .imagefill-painel .atalhos { margin: 0; color: var(--suave); font-size: 13px; }
 .imagefill-painel .vazio { color: var(--suave); font-size: 16px; }
+.imagefill-painel .gastos { margin: 0 0 12px; font-size: 14px; color: var(--suave); }
 .imagefill-painel .lista { list-style: none; margin: 12px 0 0; padding: 0; display: flex; flex-direction: column; gap: 12px; }
 .imagefill-painel .item {
   border: 2px solid var(--borda); border-radius: 10px; padding: 12px; display: grid;

@@ -82,6 +82,26 @@ export interface BrowserSearchResult {
   reason?: string;
 }
 
+/** This month's spend of one paid provider (worker/sql/66_spend_views.sql). */
+export interface ProviderSpend {
+  provider: string;
+  month_usd: number;
+  month_requests: number;
+  day_usd: number;
+  reserved_usd: number;
+  monthly_requests_cap: number | null;
+}
+
+/** The spend against the caps the workers run with (null: no cap, or no worker started yet). */
+export interface SpendSummary {
+  providers: ProviderSpend[];
+  monthly_usd_cap: number | null;
+  daily_usd_cap: number | null;
+  caps_recorded_at: string | null;
+  month_resets_at: string;
+  day_resets_at: string;
+}
+
 /** An RPC refused the call; `status` is what our routes answer, `message` is for a person. */
 export class ImagefillError extends Error {
   constructor(
@@ -165,6 +185,10 @@ export function rejectImage(
   retry: boolean,
 ): Promise<RejectResult> {
   return rpc(supabase, "reject_product_image", { p_product_id: productId, p_reason: reason, p_retry: retry });
+}
+
+export function spendSummary(supabase: SupabaseClient): Promise<SpendSummary> {
+  return rpc(supabase, "image_spend_summary", {});
 }
 
 export function requestBrowserSearch(supabase: SupabaseClient, productId: string): Promise<BrowserSearchResult> {

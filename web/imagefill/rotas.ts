@@ -13,10 +13,11 @@ import {
   rejectImage,
   requestBrowserSearch,
   reviewQueue,
+  spendSummary,
   type BatchProgress,
 } from "./imagefill";
 
-export type Acao = "review" | "progress" | "backfill" | "approve" | "reject" | "browser-search";
+export type Acao = "review" | "progress" | "backfill" | "approve" | "reject" | "browser-search" | "spend";
 
 /** The HTTP method each route answers (the others get 405). */
 export const METODOS: Record<Acao, "GET" | "POST"> = {
@@ -26,6 +27,7 @@ export const METODOS: Record<Acao, "GET" | "POST"> = {
   approve: "POST",
   reject: "POST",
   "browser-search": "POST",
+  spend: "GET",
 };
 
 export interface Resposta {
@@ -122,6 +124,9 @@ async function executar(
       const body = objeto(await lerCorpo());
       return requestBrowserSearch(supabase, text(body, "product_id"));
     }
+    case "spend":
+      // GET spend: this month's spend per provider against the caps.
+      return spendSummary(supabase);
   }
 }
 

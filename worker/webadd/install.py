@@ -31,6 +31,7 @@ ACTIONS = {
     "approve": "POST",
     "reject": "POST",
     "browser-search": "POST",
+    "spend": "GET",
 }
 # Added only when missing, as ranges that accept newer releases; the floor is what web/ is built with.
 DEPENDENCIES = {"@supabase/ssr": "^0.12.0", "@supabase/supabase-js": "^2.109.0"}

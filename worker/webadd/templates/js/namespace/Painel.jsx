@@ -3,6 +3,7 @@ import { usePainel } from "./usePainel";
 import { Atalhos } from "./Atalhos";
 import { Backfill } from "./Backfill";
 import { Contadores } from "./Contadores";
+import { Gastos } from "./Gastos";
 import { ItemRevisao } from "./ItemRevisao";
 export function Painel({ initialCounters, initialPage, userEmail, }) {
     const painel = usePainel(initialCounters, initialPage);
@@ -15,6 +16,7 @@ export function Painel({ initialCounters, initialPage, userEmail, }) {
         <Backfill busy={painel.backfillBusy} batch={painel.batch} onStart={painel.startBackfill}/>
         <Contadores counters={painel.counters}/>
       </section>
+      <Gastos />
       {painel.notice && (<div className={`aviso ${painel.notice.kind}`} role={painel.notice.kind === "erro" ? "alert" : "status"}>
           <span>{painel.notice.text}</span>
           <button type="button" onClick={painel.dismissNotice} aria-label="Fechar aviso">

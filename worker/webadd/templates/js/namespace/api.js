@@ -35,6 +35,7 @@ export const api = {
         method: "POST",
         body: JSON.stringify({ product_id: productId, reason, retry }),
     }),
+    spend: () => call("/api/imagefill/spend"),
     browserSearch: (productId) => call("/api/imagefill/browser-search", {
         method: "POST",
         body: JSON.stringify({ product_id: productId }),

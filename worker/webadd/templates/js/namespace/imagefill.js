@@ -68,6 +68,9 @@ export function approveImage(supabase, productId, url) {
 export function rejectImage(supabase, productId, reason, retry) {
     return rpc(supabase, "reject_product_image", { p_product_id: productId, p_reason: reason, p_retry: retry });
 }
+export function spendSummary(supabase) {
+    return rpc(supabase, "image_spend_summary", {});
+}
 export function requestBrowserSearch(supabase, productId) {
     return rpc(supabase, "request_browser_search", { p_product_id: productId });
 }

@@ -1,4 +1,4 @@
-import { approveImage, batchProgress, catalogueCounters, enqueueBackfill, ImagefillError, rejectImage, requestBrowserSearch, reviewQueue, } from "./imagefill";
+import { approveImage, batchProgress, catalogueCounters, enqueueBackfill, ImagefillError, rejectImage, requestBrowserSearch, reviewQueue, spendSummary, } from "./imagefill";
 /** The HTTP method each route answers (the others get 405). */
 export const METODOS = {
     review: "GET",
@@ -7,6 +7,7 @@ export const METODOS = {
     approve: "POST",
     reject: "POST",
     "browser-search": "POST",
+    spend: "GET",
 };
 const MAX_WAIT_SECONDS = 25;
 /** Input the route itself refuses before any RPC (not JSON, wrong type). */
@@ -90,6 +91,9 @@ async function executar(acao, supabase, params, lerCorpo) {
             const body = objeto(await lerCorpo());
             return requestBrowserSearch(supabase, text(body, "product_id"));
         }
+        case "spend":
+            // GET spend: this month's spend per provider against the caps.
+            return spendSummary(supabase);
     }
 }
 /** One route call: signed in or 401, then the RPC with the caller's own session (the database decides

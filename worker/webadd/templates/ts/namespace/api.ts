@@ -7,6 +7,7 @@ import type {
   CatalogueCounters,
   RejectResult,
   ReviewPage,
+  SpendSummary,
 } from "./imagefill";
 
 export class ApiError extends Error {
@@ -54,6 +55,7 @@ export const api = {
       method: "POST",
       body: JSON.stringify({ product_id: productId, reason, retry }),
     }),
+  spend: () => call<SpendSummary>("/api/imagefill/spend"),
   browserSearch: (productId: string) =>
     call<BrowserSearchResult>("/api/imagefill/browser-search", {
       method: "POST",
