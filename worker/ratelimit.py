@@ -8,8 +8,8 @@ The provider's own answer adjusts the pace (`hold_until`): when a response says 
 up (Brave's `X-RateLimit-Remaining: 0` for the second, OpenAI's `x-ratelimit-remaining-requests: 0`)
 the caller holds the pace until the window resets. A caller whose slot comes before such a hold
 takes the hold's instant instead and moves it one interval on, so the calls already waiting leave
-one by one after the reset rather than all at once. Slots are counted from the provider's answer,
-so a call that reached the provider late does not squeeze the next one into the same window.
+one by one after the reset rather than all at once. Counting the next slot from the provider's
+answer also keeps a call that reached the provider late from squeezing the next one into its window.
 """
 
 from __future__ import annotations
