@@ -10,6 +10,7 @@ import json
 import subprocess
 from collections.abc import Callable
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import asyncpg
@@ -57,6 +58,8 @@ async def test_three_replicas_racing_for_the_last_dollars_overshoot_by_at_most_t
         start_worker(judge=True, search=True, **budget)
     ids = [await insert_product(db_conn, f"Produto {n} 500g", unknown_ean(n), "Marca") for n in range(30)]
     await wait_until(lambda: settled(db_conn), within=120)
+    # The caps the workers run with are recorded for the panel, as the person wrote them.
+    assert await db_conn.fetchval("select monthly_usd from imagefill.spend_caps") == Decimal(str(CAP_USD))
 
     # Every request the stand-ins answered is in the totals, priced as OPENAI_PRICES says.
     totals = {
