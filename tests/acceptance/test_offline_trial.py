@@ -20,11 +20,12 @@ PORTO = ("Vinho do Porto Special Reserve 750ml", "5601077161035", "Calem")
 
 
 def readme_serve_command() -> str:
-    """The README's line that starts the stand-ins (its program, without the comment)."""
+    """The documented line that starts the stand-ins (its program, without the comment)."""
     lines = {
         line.split("#")[0].strip()
-        for line in (ROOT / "README.md").read_text().splitlines()
-        if "-m worker.offline.serve" in line
+        for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+        for line in doc.read_text().splitlines()
+        if line.startswith(".venv/bin/python -m worker.offline.serve")
     }
     assert len(lines) == 1, lines
     return lines.pop()
