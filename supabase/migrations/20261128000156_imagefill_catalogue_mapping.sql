@@ -34,7 +34,8 @@ begin
     -- Installed before the mapping was recorded: the enqueue trigger says which table it was.
     select t.tgrelid::regclass into v_installed
       from pg_trigger t
-     where t.tgname = 'imagefill_enqueue_on_insert' and t.tgrelid <> 'public.products'::regclass
+     where t.tgname = 'imagefill_enqueue_on_insert'
+       and t.tgrelid is distinct from to_regclass('public.products')
      limit 1;
     if v_installed is not null then
       raise exception 'O Imagefill já está instalado neste banco na tabela %, não em public.products.', v_installed

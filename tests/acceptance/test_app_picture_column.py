@@ -15,7 +15,7 @@ from tests.acceptance.conftest import worker_env
 from tests.acceptance.test_cli_commands import imagefill
 from tests.harness import Templates, ean13
 from worker.offline.services import OfflineServices
-from worker.schema import CatalogueTable, render_one_file
+from worker.schema import CatalogueTable, render_migrations, render_one_file
 
 APP_DDL = """
 create table public.produtos (
@@ -308,3 +308,40 @@ async def test_migrate_rerun_counts_products_in_review_apart_from_invalid_codes(
         " 5 aguardando revisão no painel)." in again.stdout
     ), again.stdout
     assert "2 sem EAN válido não entram na fila" in again.stdout
+
+
+async def test_an_install_from_before_the_stored_mapping_is_named_not_guessed(
+    templates: Templates, services: OfflineServices, tmp_path: Path
+) -> None:
+    """A database installed before the mapping was recorded: `migrate` without options names the
+    table the triggers are on, and with the options records the mapping."""
+    db = templates.empty_database()
+    conn = await asyncpg.connect(db.dsn)
+    try:
+        await conn.execute(APP_DDL)
+        table = CatalogueTable(
+            table="produtos",
+            id_type="bigint",
+            name_column="nome",
+            brand_column="marca",
+            ean_column="codigo_barras",
+            image_url_column="foto_url",
+        )
+        async with conn.transaction():
+            for migration in render_migrations(table):
+                if migration.name != "imagefill_catalogue_mapping":
+                    await conn.execute(migration.sql)
+    finally:
+        await conn.close()
+    env = worker_env(services, db.dsn, tmp_path)
+
+    guessed = await imagefill(env, tmp_path, "migrate")
+    assert guessed.returncode == 1, guessed.stdout + guessed.stderr
+    assert "já está instalado neste banco na tabela produtos, não em public.products" in guessed.stderr
+    assert "nada foi aplicado" in guessed.stderr
+
+    upgraded = await imagefill(env, tmp_path, "migrate", *MAPPING)
+    assert upgraded.returncode == 0, upgraded.stdout + upgraded.stderr
+    assert "aplicada 20261128000156_imagefill_catalogue_mapping" in upgraded.stdout
+    again = await imagefill(env, tmp_path, "migrate")
+    assert again.returncode == 0 and "Catálogo: public.produtos" in again.stdout, again.stdout + again.stderr
