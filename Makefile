@@ -4,13 +4,13 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 
-.PHONY: setup setup-demo system-deps-demo system-deps-test demo demo-panel test lint bench bench-review clean constraints
+.PHONY: setup webadd-fixture-deps setup-demo system-deps-demo system-deps-test demo demo-panel test lint bench bench-review clean constraints
 
 # What `make demo` needs: the runtime package and PostgreSQL.
 setup-demo: system-deps-demo $(VENV)/.installed-runtime
 
 # What `make test` needs on top: test tools, pgTAP's pg_prove, the Supabase CLI.
-setup: system-deps-test $(VENV)/.installed-dev node_modules/.installed web/node_modules/.installed
+setup: system-deps-test $(VENV)/.installed-dev node_modules/.installed web/node_modules/.installed webadd-fixture-deps
 
 system-deps-demo:
 	@bash scripts/install-system-deps.sh demo
@@ -38,6 +38,11 @@ node_modules/.installed: package.json package-lock.json
 web/node_modules/.installed: web/package.json web/package-lock.json
 	cd web && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
+
+# The fixture apps of `imagefill web add`'s tests: one shared install (create-next-app, next, @supabase/ssr)
+# under .local/webadd-deps/<lockfile hash>/, from tests/webadd/fixture-deps (nothing when already there).
+webadd-fixture-deps: $(VENV)/.installed-dev
+	$(PY) -c "from tests.webadd.fixture_apps import shared_install; shared_install()"
 
 # `make demo` runs the worker demo (it always ends). Then, only in an interactive terminal (not in CI),
 # it keeps the review panel up for a signed-in demo operator until Ctrl+C. PANEL=0 skips the panel,

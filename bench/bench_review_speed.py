@@ -2,7 +2,7 @@
 keyboard only (`A` approves the best candidate) and we time, per item, from the key press until
 the next item is selected with all its candidate pictures loaded.
 
-Baseline in the same run: the server round trip of each approval (`POST /api/images/approve`), i.e.
+Baseline in the same run: the server round trip of each approval (`POST /api/imagefill/approve`), i.e.
 what the operator would wait per item if the panel waited for the server before moving on. The
 goal is a wait well under 200 ms and a ratio below 1 (the optimistic panel never waits for it).
 
@@ -106,7 +106,7 @@ async def clear_queue(url: str, stand_in: PostgrestStandIn, items: int) -> tuple
     round_trips: list[float] = []
 
     def on_finished(request: Request) -> None:
-        if request.url.endswith("/api/images/approve"):
+        if request.url.endswith("/api/imagefill/approve"):
             timing = request.timing
             round_trips.append((timing["responseEnd"] - timing["requestStart"]) / 1000)
 
@@ -151,7 +151,7 @@ def report(items: int, waits: list[float], round_trips: list[float], build: floa
         f" p50 {pct(waits_ms, 0.5):.0f} ms, p95 {pct(waits_ms, 0.95):.0f} ms, max {waits_ms[-1]:.0f} ms"
     )
     print(
-        "  baseline, approve round trip (POST /api/images/approve):"
+        "  baseline, approve round trip (POST /api/imagefill/approve):"
         f" mean {statistics.mean(trips_ms):.0f} ms,"
         f" p50 {pct(trips_ms, 0.5):.0f} ms ({len(trips_ms)} requests)"
     )

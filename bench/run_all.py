@@ -20,8 +20,10 @@ from bench import (
     bench_enqueue,
     bench_off_index,
     bench_panel,
+    bench_picture_identity,
     bench_queue,
     bench_rss,
+    bench_spend,
     bench_wakeup,
 )
 from bench.common import Report, machine
@@ -61,7 +63,9 @@ async def main(args: argparse.Namespace) -> None:
         await bench_panel.run(pg, report)
         await bench_enqueue.run(pg, report, args.enqueue_rows, args.repeat)
         await bench_rss.run(pg, report, args.rss_jobs)
+        await bench_spend.run(pg, report, args.repeat)
     await bench_off_index.run(report, args.off_lines, args.off_catalogue)
+    bench_picture_identity.run(report)
     command = "make bench" if args.from_make else "python -m bench.run_all " + shlex.join(sys.argv[1:])
     args.out.write_text(render(report, command, machine_line, time.perf_counter() - started))
     print(f"wrote {args.out}")

@@ -75,6 +75,9 @@ PRODUTOS_CATALOGUE = Catalogue(
         ean_column="codigo_barras",
     )
 )
+# A catalogue migrated with `--id-type text` (the migration creates the table): product codes
+# such as `AÇÚCAR-01` or `CX/12` as keys.
+TEXT_ID_CATALOGUE = Catalogue(CatalogueTable(table="itens", id_type="text"))
 # The user's pre-existing table, as it stood before Imagefill.
 PRODUTOS_DDL = """
 create table public.produtos (
@@ -119,7 +122,7 @@ class Templates:
     def _build(self, name: str, catalogue: Catalogue) -> None:
         self.cluster.psql(f"create database {name}")
         self.cluster.install_platform_standin(name)
-        if catalogue != DEFAULT_CATALOGUE:
+        if catalogue == PRODUTOS_CATALOGUE:
             self.cluster.psql(PRODUTOS_DDL, dbname=name, user="postgres")
         with tempfile.TemporaryDirectory() as workdir:
             write_migrations(Path(workdir) / "supabase" / "migrations", catalogue.table)

@@ -188,8 +188,12 @@ async def catalogue_status(database_url: str) -> dict[str, Any]:
             oldest["product_ean"] = label["ean"] if label else None
         outside = await conn.fetchval("select imagefill.products_outside_queue()")
         usage = await conn.fetch("select * from imagefill.usage_summary()")
+        spend = await conn.fetch("select * from imagefill.spend_summary()")
+        windows = await conn.fetchrow("select * from imagefill.spend_windows()")
         return {
             "usage": [dict(r) for r in usage],
+            "spend": [dict(r) for r in spend],
+            "spend_windows": dict(windows) if windows else {},
             "overall": overall,
             "oldest_queued": oldest,
             "outside_queue": int(outside or 0),

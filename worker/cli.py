@@ -29,10 +29,12 @@ from worker.migrate import (
     catalogue_pending,
     resolve_mapping,
     stored_mapping,
+    waiting_migrations,
 )
 from worker.schema import (
     ID_TYPES,
     CatalogueTable,
+    RenderedMigration,
     SchemaError,
     inspect_catalogue_tables,
     render_migrations,
@@ -59,6 +61,8 @@ app = typer.Typer(
 )
 schema_app = typer.Typer(help="Gera e inspeciona o schema do Imagefill.", no_args_is_help=True)
 app.add_typer(schema_app, name="schema")
+web_app = typer.Typer(help="Instala o painel de imagens no seu app Next.js.", no_args_is_help=True)
+app.add_typer(web_app, name="web")
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True, highlight=False)
 
@@ -86,6 +90,17 @@ def run_async(coro: Coroutine[Any, Any, T], dsn: str | None = None) -> T:
     except (OSError, TimeoutError, asyncpg.InterfaceError) as exc:
         # The connection dropped half-way (the first connect maps its own errors already).
         raise fail(unavailable_message(dsn, exc) if dsn else str(exc), EXIT_UNREACHABLE) from None
+
+
+def run_worker_command(coro: Coroutine[Any, Any, T], dsn: str) -> T:
+    """run_async for the commands that open a worker: its start-up storage check refusing (a
+    wrong key, a missing bucket) is one line naming the setting, and exit code 2."""
+    from worker.storage import StorageRefused
+
+    try:
+        return run_async(coro, dsn)
+    except StorageRefused as exc:
+        raise fail(f"o worker não iniciou — armazenamento recusado: {exc}", EXIT_BAD_INPUT) from None
 
 
 def postgres_message(exc: asyncpg.PostgresError) -> str:
@@ -302,23 +317,32 @@ def migrate(
             console.print(
                 f"Catálogo: {catalogue.schema}.{catalogue.table} (mapeamento gravado na primeira instalação)."
             )
+        conn = await connect(dsn)
+        try:
+            waiting = await waiting_migrations(conn, catalogue)
+            pending = await catalogue_pending(conn, catalogue)
+        finally:
+            await conn.close()
         if not applied:
-            console.print(
-                f"Nada a aplicar: o banco já tem as {len(render_migrations(catalogue))}"
-                " migrations do Imagefill."
-            )
+            installed = len(render_migrations(catalogue)) - len(waiting)
+            console.print(f"Nada a aplicar: o banco já tem as {installed} migrations do Imagefill.")
         else:
             console.print(f"{len(applied)} migrations aplicadas numa transação:")
         for migration in applied:
             console.print(f"  aplicada {migration.version}_{migration.name}")
-        conn = await connect(dsn)
-        try:
-            pending = await catalogue_pending(conn, catalogue)
-        finally:
-            await conn.close()
+        print_waiting(waiting)
         print_next_steps(pending)
 
     run_async(run(), dsn)
+
+
+def print_waiting(waiting: list[RenderedMigration]) -> None:
+    """Migrations this database cannot take yet: pending, not recorded, and why."""
+    for migration in waiting:
+        console.print(
+            f"  [yellow]pendente[/yellow] {migration.version}_{migration.name}:"
+            f" {escape(migration.requires_why or migration.requires or '')}"
+        )
 
 
 def print_next_steps(pending: CataloguePending) -> None:
@@ -357,7 +381,7 @@ def run(
     settings = settings_or_exit(database)
     run_async(_check_migrated(settings.database_url), settings.database_url)
     configure_logging(settings.log_json)
-    run_async(run_worker(settings, once=once), settings.database_url)
+    run_worker_command(run_worker(settings, once=once), settings.database_url)
 
 
 @app.command()
@@ -376,7 +400,9 @@ def backfill(
     settings = settings_or_exit(database)
     run_async(_check_migrated(settings.database_url), settings.database_url)
     configure_logging(settings.log_json, level="WARNING")
-    report = run_async(run_backfill(settings, limit, console, in_process=in_process), settings.database_url)
+    report = run_worker_command(
+        run_backfill(settings, limit, console, in_process=in_process), settings.database_url
+    )
     console.print(
         f"processados: {report.processed} | ok: {report.ok} | needs_review: {report.needs_review}"
         f" | erro: {report.error}"
@@ -459,9 +485,12 @@ def status(database: DatabaseOption = None) -> None:
             f" imagefill backfill --limit {min(outside, 500)}"
         )
     console.print(f"workers conectados: {state['workers']}")
+    print_waiting(run_async(_waiting(dsn), dsn))
+    _print_storage_check(database)
     if settings is not None:
         _print_stage_plan(settings)
         _print_usage(state["usage"], settings)
+        _print_budget(state["spend"], state["spend_windows"], settings)
     if state["failures"]:
         failures = Table("último erro", "jobs", title=f"Falhas nos últimos {FAILURES_DAYS} dias")
         for row in state["failures"]:
@@ -500,6 +529,43 @@ async def call_product_rpc(
         raise fail(postgres_message(exc)) from None
     result: dict[str, object] = json.loads(answer)
     return result
+
+
+async def _waiting(dsn: str) -> list[RenderedMigration]:
+    conn = await connect(dsn)
+    try:
+        return await waiting_migrations(conn, await stored_mapping(conn))
+    finally:
+        await conn.close()
+
+
+def _print_storage_check(database: str | None) -> None:
+    """The worker's own start-up check, run here: a wrong key or bucket shows before any job."""
+    from worker.runner import build_store
+    from worker.storage import StorageFailed, StorageRefused
+
+    try:
+        settings = load_settings(**({"database_url": database} if database else {}))
+    except SettingsError as exc:
+        console.print(f"armazenamento: não verificado — {escape(str(exc))}")
+        return
+
+    async def check() -> str:
+        store = build_store(settings)
+        try:
+            return await store.check()
+        finally:
+            await store.close()
+
+    label = f"armazenamento ({settings.storage_backend.value})"
+    try:
+        found = asyncio.run(check())
+    except StorageRefused as exc:
+        console.print(f"{label}: [red]RECUSADO[/red] — {escape(str(exc))}")
+    except StorageFailed as exc:
+        console.print(f"{label}: [yellow]indisponível agora[/yellow] — {escape(str(exc))}")
+    else:
+        console.print(f"{label}: ok — {escape(found)}")
 
 
 def _settings_for_status(database: str | None) -> Settings | None:
@@ -548,6 +614,55 @@ def _print_usage(rows: list[dict[str, object]], settings: Settings) -> None:
         )
     view.title = f"Uso de APIs pagas — OpenAI: US$ {total:.4f} (preços de OPENAI_PRICES)"
     console.print(view)
+
+
+def _print_budget(rows: list[dict[str, Any]], windows: dict[str, Any], settings: Settings) -> None:
+    """This month's spend per provider against the caps (BUDGET_*), and when each window resets."""
+    from worker.budget import BudgetLimits
+
+    limits = BudgetLimits.from_settings(settings)
+    month_resets = f"{windows['month_resets_at']:%d/%m/%Y %H:%M} UTC" if windows else "—"
+    day_resets = f"{windows['day_resets_at']:%d/%m/%Y %H:%M} UTC" if windows else "—"
+    month = sum(float(r["month_usd"]) for r in rows)
+    day = sum(float(r["day_usd"]) for r in rows)
+    in_flight = sum(float(r["reserved_usd"]) for r in rows)
+    view = Table("provedor", "gasto no mês", "requisições no mês", "gasto hoje", "em andamento")
+    for row in rows:
+        quota = limits.monthly_requests.get(str(row["provider"]))
+        view.add_row(
+            str(row["provider"]),
+            f"US$ {float(row['month_usd']):.4f}",
+            f"{row['month_requests']}" + (f" de {quota}" if quota is not None else ""),
+            f"US$ {float(row['day_usd']):.4f}",
+            f"US$ {float(row['reserved_usd']):.4f}",
+        )
+
+    def cap(value: float | None) -> str:
+        return f"US$ {value:.2f}" if value is not None else "sem teto"
+
+    view.title = (
+        f"Orçamento — mês: US$ {month:.4f} de {cap(limits.monthly_usd)} (renova em {month_resets});"
+        f" hoje: US$ {day:.4f} de {cap(limits.daily_usd)} (renova em {day_resets})"
+    )
+    console.print(view)
+    smallest_call = settings.image_search_price_per_1000 / 1000
+    for scope, spent, limit, resets, setting in (
+        ("mês", month, limits.monthly_usd, month_resets, "BUDGET_MONTHLY_USD"),
+        ("dia", day, limits.daily_usd, day_resets, "BUDGET_DAILY_USD"),
+    ):
+        if limit is not None and limit - (spent + in_flight) < max(smallest_call, 1e-9):
+            console.print(
+                f"[red]teto do {scope} atingido[/red]: as etapas pagas esperam até {resets}"
+                " (os produtos continuam na fila); para seguir antes, aumente"
+                f" {setting} e reinicie os workers."
+            )
+    for row in rows:
+        quota = limits.monthly_requests.get(str(row["provider"]))
+        if quota is not None and int(row["month_requests"]) >= quota:
+            console.print(
+                f"[red]cota mensal de {row['provider']} atingida[/red] ({quota} requisições): espera até"
+                f" {month_resets}; para seguir antes, aumente BUDGET_MONTHLY_REQUESTS."
+            )
 
 
 @app.command()
@@ -772,7 +887,7 @@ def browse(
         finally:
             await conn.close()
 
-    _, found = run_async(call(), settings.database_url)
+    _, found = run_worker_command(call(), settings.database_url)
     for candidate in found:
         console.print(f"  {candidate['url']}  (busca: {candidate.get('query')})")
     console.print(f"{len(found)} candidatas do navegador gravadas para revisão no painel /monitoramento.")
@@ -800,3 +915,30 @@ def demo(
 
 if __name__ == "__main__":  # pragma: no cover
     app()
+
+
+@web_app.command("add")
+def web_add(
+    app_dir: Annotated[
+        Path, typer.Option("--app", help="Pasta do seu app Next.js (com o package.json)")
+    ] = Path("."),
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Só mostra o plano; não escreve nada")] = False,
+    install: Annotated[
+        bool,
+        typer.Option("--install", help="Roda `npm install` (ou pnpm/yarn/bun) se adicionar dependências"),
+    ] = False,
+) -> None:
+    """Escreve o painel /monitoramento e as rotas /api/imagefill/* no seu app (App Router ou Pages Router)."""
+    from worker.webadd.detect import AppError
+    from worker.webadd.install import web_add as run_web_add
+
+    try:
+        lines, complete = run_web_add(app_dir, dry_run=dry_run, install=install)
+    except (AppError, OSError) as exc:
+        raise fail(str(exc)) from None
+    for line in lines:
+        console.print(escape(line), highlight=False, soft_wrap=True)
+    if not complete:
+        raise fail(
+            "há arquivos do app no lugar de arquivos do painel (veja acima); nada neles foi alterado.", 1
+        )

@@ -9,7 +9,7 @@ from urllib.parse import urlparse
 
 import asyncpg
 
-from worker.schema import render_migrations
+from worker.schema import render_migrations, requirement_met
 
 CONNECT_TIMEOUT_SECONDS = 10.0
 
@@ -71,11 +71,20 @@ def unavailable_message(dsn: str, exc: BaseException) -> str:
 
 
 async def missing_versions(conn: asyncpg.Connection) -> list[str]:
-    """Imagefill migrations this package has that the database has not recorded."""
+    """Imagefill migrations this package has that the database has not recorded. One waiting for
+    something the database lacks (the bucket without the `storage` schema) is not missing: the
+    worker's SQL does not depend on it, and `imagefill migrate` cannot apply it yet."""
     if not await conn.fetchval("select to_regclass('imagefill.schema_migrations') is not null"):
         return [m.version for m in render_migrations()]
     installed = {r["version"] for r in await conn.fetch("select version from imagefill.schema_migrations")}
-    return [m.version for m in render_migrations() if m.version not in installed]
+    missing = []
+    for migration in render_migrations():
+        if migration.version in installed:
+            continue
+        if not await requirement_met(conn, migration):
+            continue
+        missing.append(migration.version)
+    return missing
 
 
 async def require_migrations(conn: asyncpg.Connection, dsn: str) -> None:

@@ -16,13 +16,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
-import openai
 
 from worker.costs import Usage, cost_usd
 from worker.images import FetchPolicy, ImageRejected, download_image, image_session, normalize_image
 from worker.ratelimit import HostRateLimiter
 from worker.settings import Settings
-from worker.stages.openai_judge import OpenAIJudge, ProductFacts, Verdict
+from worker.stages.openai_judge import (
+    OpenAIJudge,
+    OpenAIQuotaExhausted,
+    ProductFacts,
+    Verdict,
+    new_openai_client,
+)
 from worker.stages.openfoodfacts import OffProduct, OffUnavailable, OpenFoodFactsClient
 
 YES = {"sim", "s", "yes", "y", "true", "1", "correta", "correto"}
@@ -215,11 +220,11 @@ async def evaluate(settings: Settings, labels: Path, thresholds: list[float]) ->
         max_bytes=settings.image_max_bytes,
         timeout_seconds=settings.image_download_timeout_seconds,
     )
-    client = openai.AsyncOpenAI(
-        api_key=settings.openai_api_key.get_secret_value(),
-        base_url=settings.openai_base_url,
-        timeout=settings.openai_timeout_seconds,
-        max_retries=settings.openai_max_retries,
+    client = new_openai_client(
+        settings.openai_api_key.get_secret_value(),
+        settings.openai_base_url,
+        settings.openai_timeout_seconds,
+        settings.openai_max_retries,
     )
     judge = OpenAIJudge(client, settings.openai_model)
     semaphore = asyncio.Semaphore(EVAL_CONCURRENCY)
@@ -234,7 +239,10 @@ async def evaluate(settings: Settings, labels: Path, thresholds: list[float]) ->
                     picture = await asyncio.to_thread(normalize_image, data, settings.image_max_side)
                 except (ImageRejected, OffUnavailable, ValueError) as exc:
                     return RowResult(row, None, f"imagem: {exc}")
-                judgement = await judge.validate(facts, picture, evidence)
+                try:
+                    judgement = await judge.validate(facts, picture, evidence)
+                except OpenAIQuotaExhausted as exc:
+                    raise LabelsError(str(exc)) from None
                 return RowResult(row, judgement.verdict, judgement.problem, judgement.usage)
 
         try:

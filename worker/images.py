@@ -12,7 +12,8 @@ is decoded at 1/2, 1/4 or 1/8 scale (`draft`) when that still covers the output;
 MAX_DECODE_PIXELS is ever decoded, and large pictures take turns (LARGE_DECODE_SLOT, held for the
 whole normalization), which is what keeps a worker under its documented memory ceiling.
 Normalization: EXIF orientation applied, metadata dropped, alpha flattened on white, longest
-side capped, JPEG q85, plus a 256px thumbnail and a content hash.
+side capped, JPEG q85, plus a 256px thumbnail, a content hash and the picture's perceptual hash
+(`worker.picture_identity`).
 """
 
 from __future__ import annotations
@@ -36,12 +37,12 @@ from typing import Any, BinaryIO, TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
-import numpy as np
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from worker.packshot import background_colour, transparent_cutout, trim_uniform_borders
+from worker.picture_identity import picture_hash
 
 T = TypeVar("T")
 ALLOWED_FORMATS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
@@ -63,7 +64,6 @@ MAX_REDIRECTS = 5
 THUMB_SIDE = 256
 JUDGE_SIDE = 512  # the judge's copy (worker.stages.openai_judge.JUDGE_IMAGE_SIDE; a test keeps them equal)
 JPEG_QUALITY = 85
-HASH_SIDE = 16  # dhash: 16 x 16 comparisons, 256 bits
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -271,7 +271,8 @@ class NormalizedImage:
     content_hash: str  # sha256 of main_jpeg, hex
     background: tuple[int, int, int] | None = None  # a plain background's colour (cutout possible)
     judge_jpeg: bytes = b""  # at most JUDGE_SIDE px, made in the same pass (only when asked for)
-    picture_hash: str = ""  # dhash(judge_jpeg or main_jpeg), made in the pool: never on the loop
+    # worker.picture_identity.picture_hash(judge_jpeg or main_jpeg): made in the pool, never on the loop
+    picture_hash: str = ""
 
 
 def _sniff_non_image(data: bytes) -> str | None:
@@ -318,24 +319,13 @@ def _normalize(data: bytes, max_side: int, judge_side: int | None) -> Normalized
         main_jpeg=main,
         thumb_jpeg=_jpeg(_fitted(rgb, THUMB_SIDE)),  # the same with or without a judge
         judge_jpeg=judge,
-        picture_hash=dhash(judge or main),
+        picture_hash=picture_hash(judge or main),
         width=rgb.width,
         height=rgb.height,
         source_format=ALLOWED_FORMATS[source_format],
         content_hash=hashlib.sha256(main).hexdigest(),
         background=background,
     )
-
-
-def dhash(image_bytes: bytes) -> str:
-    """256-bit difference hash (Pillow only): equal or near for the same picture resized or
-    recompressed, so one picture found on two sites is judged, paid for and shown once."""
-    with Image.open(BytesIO(image_bytes)) as opened:
-        opened.draft("L", (HASH_SIDE * 4, HASH_SIDE * 4))  # JPEG: decode at a fraction of the size
-        small = opened.convert("L").resize((HASH_SIDE + 1, HASH_SIDE), Image.Resampling.LANCZOS)
-    pixels = np.asarray(small)  # HASH_SIDE rows of HASH_SIDE + 1
-    # Row by row, left brighter than right: the first comparison is the most significant bit.
-    return np.packbits(pixels[:, :-1] > pixels[:, 1:]).tobytes().hex()
 
 
 def _fitted(

@@ -17,7 +17,13 @@ from dataclasses import dataclass
 import asyncpg
 
 from worker.database import connect
-from worker.schema import CatalogueTable, RenderedMigration, SchemaError, render_migrations
+from worker.schema import (
+    CatalogueTable,
+    RenderedMigration,
+    SchemaError,
+    render_migrations,
+    requirement_met,
+)
 
 
 @dataclass(frozen=True)
@@ -97,18 +103,31 @@ async def pending_migrations(
     return [m for m in render_migrations(table) if m.version not in done]
 
 
+async def waiting_migrations(
+    conn: asyncpg.Connection, table: CatalogueTable | None = None
+) -> list[RenderedMigration]:
+    """Pending migrations this database cannot take yet (e.g. the bucket without Storage)."""
+    return [m for m in await pending_migrations(conn, table) if not await requirement_met(conn, m)]
+
+
 async def apply_migrations(dsn: str, table: CatalogueTable | None = None) -> list[RenderedMigration]:
-    """Applies every pending migration in one transaction and returns them (in order)."""
+    """Applies every pending migration that this database can take in one transaction and
+    returns them (in order); the waiting ones (`waiting_migrations`) stay pending."""
     migrations = render_migrations(table)  # refuses loudly when the templates are missing
     conn = await connect(dsn)
     try:
         done = await installed_versions(conn)
         pending = [m for m in migrations if m.version not in done]
+        applied = []
         if pending:
             async with conn.transaction():
                 for migration in pending:
-                    await conn.execute(migration.sql)
-        return pending
+                    # Checked in order, inside the transaction: an earlier migration may create
+                    # what a later one needs.
+                    if await requirement_met(conn, migration):
+                        await conn.execute(migration.sql)
+                        applied.append(migration)
+        return applied
     finally:
         await conn.close()
 

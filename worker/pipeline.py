@@ -12,14 +12,19 @@ A person's request for the browser search (`browser` jobs, stage 4) only adds ca
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
 from loguru import logger
 
+from worker.budget import OPENAI, BudgetReached, Reservation, SpendLedger
+from worker.costs import Usage
 from worker.images import (
     JUDGE_SIDE,
     FetchPolicy,
@@ -28,20 +33,18 @@ from worker.images import (
     ImageUnavailable,
     NormalizedImage,
     cutout_png,
-    dhash,
     download_image,
 )
 from worker.logs import elapsed_ms
+from worker.picture_identity import is_known_picture, picture_hash
 from worker.queue import Candidate, ClaimedJob, JobOutcome, JobQueue, StageEvent
+from worker.ratelimit import HostRateLimiter
 from worker.stages.browser import BrowserImageFinder, search_queries
 from worker.stages.image_search import (
-    DUPLICATE_DISTANCE,
     ImageSearch,
     SearchHit,
     SearchUnavailable,
-    hash_distance,
     hit_refusal,
-    interleave,
 )
 from worker.stages.openai_judge import ImageJudge, Judgement, ProductFacts, Verdict, facts_key
 from worker.stages.openfoodfacts import (
@@ -58,11 +61,19 @@ from worker.storage import ImageStore
 HUMAN_CONFIDENCE = 1.0
 PLANOGRAM_MIN_SIDE = 650  # ranking prefers pictures at least this large on their long side
 DOWNLOAD_CONCURRENCY = 4
-JUDGE_CONCURRENCY = 3
 
 
 class PermanentJobError(Exception):
     """Retrying cannot help (e.g. the approved URL is not an image): fail the job now."""
+
+
+class PaidStagesPaused(Exception):
+    """A budget cap stopped a paid stage: the runner defers the job until the window resets."""
+
+    def __init__(self, reached: BudgetReached, events: list[StageEvent]) -> None:
+        super().__init__(str(reached))
+        self.resets_at = reached.resets_at
+        self.events = events
 
 
 @dataclass
@@ -102,6 +113,28 @@ def rank_key(candidate: Candidate, threshold: float) -> tuple[bool, bool, bool, 
     )
 
 
+def question_key(*parts: object) -> str:
+    """What identifies a paid question in the answer cache (the product is a column of its own)."""
+    return hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode()).hexdigest()
+
+
+def hits_from_cache(answer: Any) -> list[SearchHit] | None:
+    """A cached answer read back; None (ask the provider) when it is not one this code wrote."""
+    if not isinstance(answer, list):
+        return None
+    try:
+        return [SearchHit(**hit) for hit in answer]
+    except TypeError:
+        return None
+
+
+def looks_best(image: NormalizedImage) -> tuple[bool, bool, int]:
+    """Before any verdict, what a picture promises: a plain background (a packshot's sign, read
+    locally), planogram size, then size; ties keep the provider's order (a stable sort)."""
+    long_side = max(image.width, image.height)
+    return (image.background is not None, long_side >= PLANOGRAM_MIN_SIDE, long_side)
+
+
 def rank_candidates(candidates: list[Candidate], threshold: float) -> list[Candidate]:
     ranked = sorted(candidates, key=lambda c: rank_key(c, threshold), reverse=True)
     for position, candidate in enumerate(ranked, start=1):
@@ -128,6 +161,9 @@ class Pipeline:
         browser: BrowserImageFinder | None = None,
         browser_max_candidates: int = 8,
         browser_min_side: int = 200,
+        answer_ttl_seconds: int = 0,
+        spend: SpendLedger | None = None,
+        pacers: dict[str, HostRateLimiter] | None = None,
     ) -> None:
         self.off = off
         self.image_session = image_session
@@ -144,6 +180,9 @@ class Pipeline:
         self.browser = browser
         self.browser_max_candidates = browser_max_candidates
         self.browser_min_side = browser_min_side
+        self.answer_ttl_seconds = answer_ttl_seconds  # paid answers reused this long (0: never)
+        self.spend = spend  # budget caps; None: no caps (usage still recorded through the ledger)
+        self.pacers = pacers or {}  # provider → its plan's pace, shared by this host's processes
 
     async def run(self, job: ClaimedJob) -> JobOutcome:
         if job.kind == "approve":
@@ -154,6 +193,14 @@ class Pipeline:
 
     async def enrich(self, job: ClaimedJob) -> JobOutcome:
         outcome = JobOutcome(image_status="needs_review")
+        try:
+            return await self.enrich_stages(job, outcome)
+        except BudgetReached as exc:
+            # Stage 1 ran (free); a paid stage found no room: the job waits for the window to reset.
+            _log(job, "budget", exc.scope, 0)
+            raise PaidStagesPaused(exc, outcome.events) from None
+
+    async def enrich_stages(self, job: ClaimedJob, outcome: JobOutcome) -> JobOutcome:
         facts = ProductFacts(job.product_id, job.product_name, job.product_brand, job.product_gtin)
 
         # 1. Open Food Facts by EAN.
@@ -268,22 +315,27 @@ class Pipeline:
             )
             if cached is not None:
                 return Judgement(Verdict.model_validate(cached), cached=True)
-        judgement = await self.judge.validate(facts, image, evidence)
-        if self.ledger is not None:
-            for usage in judgement.usage:
-                await self.ledger.record_usage(
-                    job, usage.model, usage.purpose, usage.input_tokens, usage.output_tokens
-                )
-            if judgement.verdict is not None:
-                await self.ledger.store_verdict(
-                    job.product_id, image.content_hash, self.judge.model, key, judgement.verdict.model_dump()
-                )
+        model = self.judge.model
+        reservation = await self.reserve(job, OPENAI, "judge", self.openai_estimate(model, "judge"))
+        try:
+            judgement = await self.judge.validate(facts, image, evidence)
+        except BaseException:
+            await self.release(reservation)
+            raise
+        await self.paid(job, reservation, judgement.usage)
+        if self.ledger is not None and judgement.verdict is not None:
+            await self.ledger.store_verdict(
+                job.product_id, image.content_hash, self.judge.model, key, judgement.verdict.model_dump()
+            )
         return judgement
 
     async def stage_image_search(
         self, job: ClaimedJob, facts: ProductFacts, evidence: dict[str, str | None], outcome: JobOutcome
     ) -> tuple[FetchedImage, Candidate] | None:
-        """Queries → hits → filter → parallel SSRF-safe downloads → dedup → judge → best, if good enough."""
+        """Pays only until it has the product. Queries run one by one, most specific first; a
+        query's hits are filtered, downloaded (SSRF-safe, in parallel: downloads cost nothing),
+        deduplicated, then judged one at a time, best-looking first; the first approvable picture
+        ends the stage. The next, wider query runs only while it may still help (`worth_widening`)."""
         assert self.search is not None
         started = time.monotonic()
         policy = self.search_policy
@@ -300,65 +352,165 @@ class Pipeline:
                     "flavour": attributes.flavour,
                     "size": attributes.size,
                     **({"problem": attributes.problem} if attributes.problem else {}),
+                    **({"cached": True} if attributes.cached else {}),
                 },
             )
         )
-        per_query: list[list[SearchHit]] = []
-        try:
-            for query in queries:
-                per_query.append(await self.search.search_images(query, policy.results_per_query))
-        except SearchUnavailable as exc:
-            outcome.events.append(StageEvent("image_search", "unavailable", {"reason": str(exc)}))
-            return None
-        finally:
-            # Only answered requests are billed by the provider: count those.
-            if self.ledger is not None and per_query:
-                await self.ledger.record_usage(
-                    job, self.search.provider, "image_search", requests=len(per_query)
-                )
-
-        hits = await self.filter_hits(job, interleave(per_query), outcome)
-        fetched = await self.download_all(hits[: policy.max_candidates], outcome)
-        fetched = await self.drop_duplicates(job, fetched, outcome)
-        semaphore = asyncio.Semaphore(JUDGE_CONCURRENCY)
-
-        async def judge(item: tuple[SearchHit, FetchedImage]) -> tuple[FetchedImage, Candidate]:
-            hit, image = item
-            candidate = self.candidate_for(image, "search_api", hit)
-            async with semaphore:
-                await self.judge_candidate(job, facts, image.image, evidence, candidate, outcome)
-            return image, candidate
-
-        judged = await asyncio.gather(*(judge(item) for item in fetched))
-        outcome.candidates.extend(candidate for _, candidate in judged)
-        ranked = sorted(judged, key=lambda pair: rank_key(pair[1], self.threshold), reverse=True)
-        best = ranked[0] if ranked else None
-        approved = best is not None and bool(best[1].match) and (best[1].confidence or 0) >= self.threshold
+        found: list[Candidate] = []
+        approved: tuple[FetchedImage, Candidate] | None = None
+        asked = hits_seen = 0
+        for query in queries:
+            try:
+                hits = await self.search_query(job, query, outcome)
+            except SearchUnavailable as exc:
+                outcome.events.append(StageEvent("image_search", "unavailable", {"reason": str(exc)}))
+                return None
+            asked += 1
+            hits_seen += len(hits)
+            room = policy.max_candidates - len(found)
+            kept = await self.filter_hits(job, hits, outcome)
+            fetched = await self.download_all(kept[:room], outcome)
+            fetched = await self.drop_duplicates(job, fetched, outcome)
+            for hit, image in sorted(fetched, key=lambda pair: looks_best(pair[1].image), reverse=True):
+                candidate = self.candidate_for(image, "search_api", hit)
+                verdict = await self.judge_candidate(job, facts, image.image, evidence, candidate, outcome)
+                outcome.candidates.append(candidate)
+                found.append(candidate)
+                if self.approvable(verdict):
+                    approved = (image, candidate)
+                    break
+            if approved is not None or len(found) >= policy.max_candidates:
+                break
+            if not self.worth_widening(found):
+                break
+        best = (
+            approved[1] if approved else max(found, key=lambda c: rank_key(c, self.threshold), default=None)
+        )
+        ms = elapsed_ms(started)
         outcome.events.append(
             StageEvent(
                 "image_search",
                 "approved" if approved else "nothing_good_enough",
                 {
-                    "queries": len(queries),
-                    "hits": sum(len(h) for h in per_query),
-                    "judged": len(judged),
-                    "best": best[1].url if best else None,
-                    "ms": elapsed_ms(started),
+                    "queries": asked,
+                    "planned": len(queries),
+                    "hits": hits_seen,
+                    "judged": len(found),
+                    "best": best.url if best else None,
+                    "ms": ms,
                 },
             )
         )
-        _log(job, "image_search", outcome.events[-1].outcome, elapsed_ms(started))
-        return best if approved else None
+        _log(job, "image_search", outcome.events[-1].outcome, ms)
+        return approved
+
+    async def search_query(self, job: ClaimedJob, query: str, outcome: JobOutcome) -> list[SearchHit]:
+        """One query's answer: the product's cached one when young enough, else the provider's
+        (reserved against the budget first). Only answered requests are billed: those are counted."""
+        assert self.search is not None
+        count = self.search_policy.results_per_query
+        question = question_key(self.search.provider, count, query)
+        if self.ledger is not None:
+            cached = await self.ledger.cached_answer(
+                job.product_id, "image_search", question, self.answer_ttl_seconds
+            )
+            hits = hits_from_cache(cached)
+            if hits is not None:
+                outcome.events.append(
+                    StageEvent("image_search", "cached_answer", {"query": query, "hits": len(hits)})
+                )
+                return hits
+        provider = self.search.provider
+        price = self.spend.search_price_usd if self.spend is not None else 0.0
+        reservation = await self.reserve(job, provider, "image_search", price)
+        try:
+            hits = await self.search.search_images(query, count)
+        except BaseException:
+            # Not answered, not billed by the provider: the room goes back.
+            await self.release(reservation)
+            raise
+        await self.paid(job, reservation, [Usage(provider, "image_search")])
+        if self.ledger is not None and self.answer_ttl_seconds > 0:
+            await self.ledger.store_answer(
+                job.product_id, "image_search", question, [asdict(hit) for hit in hits]
+            )
+        return hits
+
+    def openai_estimate(self, model: str, purpose: str) -> float:
+        return self.spend.estimate_openai(model, purpose) if self.spend is not None else 0.0
+
+    async def reserve(self, job: ClaimedJob, provider: str, purpose: str, estimate: float) -> Reservation:
+        """Room in the budget for one paid call (BudgetReached when a cap has none), then the call's
+        slot in the provider's pace."""
+        reservation = (
+            Reservation(None, provider)
+            if self.spend is None
+            else await self.spend.reserve(job.job_id, provider, purpose, estimate)
+        )
+        if (pacer := self.pacers.get(provider)) is not None:
+            # The provider's plan limit, before the call (a 429 is only the provider's answer after).
+            await pacer.acquire()
+        return reservation
+
+    async def release(self, reservation: Reservation) -> None:
+        if self.spend is not None:
+            await self.spend.release(reservation)
+
+    async def paid(self, job: ClaimedJob, reservation: Reservation, usages: list[Usage]) -> None:
+        """What a paid call really used: settled against its reservation and recorded on the job."""
+        if self.spend is not None:
+            await self.spend.settle(job.job_id, reservation, usages)
+        elif self.ledger is not None:
+            for usage in usages:
+                await self.ledger.record_usage(
+                    job, usage.model, usage.purpose, usage.input_tokens, usage.output_tokens, usage.requests
+                )
+
+    def worth_widening(self, judged: list[Candidate]) -> bool:
+        """Whether the next, wider query may still find the product. Not when every picture judged
+        so far was confidently another product: a wider query shares this one's words and brings
+        more of the same. It does when nothing could be judged (no hits, sites down) or when a
+        picture is the product below the threshold (a better picture of it may be out there)."""
+        other_product = 1 - self.threshold
+        return not judged or any(
+            c.match is not False or c.confidence is None or c.confidence > other_product for c in judged
+        )
 
     async def product_attributes(self, job: ClaimedJob, facts: ProductFacts) -> ProductAttributes:
+        """OpenAI's extraction when configured (its answer reused for the same name and brand while
+        young enough), else the parser's (free)."""
         if self.attributes is None:
             return parse_product_attributes(facts.name, facts.brand)
-        attributes = await self.attributes(facts)
+        model = self.judge.model if self.judge else ""
+        question = question_key(model, facts.name, facts.brand)
         if self.ledger is not None:
-            for usage in attributes.usage:
-                await self.ledger.record_usage(
-                    job, usage.model, usage.purpose, usage.input_tokens, usage.output_tokens
+            cached = await self.ledger.cached_answer(
+                job.product_id, "attributes", question, self.answer_ttl_seconds
+            )
+            if isinstance(cached, dict):
+                return ProductAttributes(
+                    brand=cached.get("brand"),
+                    product=cached.get("product"),
+                    flavour=cached.get("flavour"),
+                    size=cached.get("size"),
+                    source="openai",
+                    cached=True,
                 )
+        reservation = await self.reserve(job, OPENAI, "attributes", self.openai_estimate(model, "attributes"))
+        try:
+            attributes = await self.attributes(facts)
+        except BaseException:
+            await self.release(reservation)
+            raise
+        await self.paid(job, reservation, attributes.usage)
+        if self.ledger is not None and attributes.source == "openai" and self.answer_ttl_seconds > 0:
+            answer = {
+                "brand": attributes.brand,
+                "product": attributes.product,
+                "flavour": attributes.flavour,
+                "size": attributes.size,
+            }
+            await self.ledger.store_answer(job.product_id, "attributes", question, answer)
         return attributes
 
     async def filter_hits(
@@ -422,8 +574,8 @@ class Pipeline:
         known = [c.dhash for c in outcome.candidates if c.dhash]
         kept: list[tuple[SearchHit, FetchedImage]] = []
         for hit, image in fetched:
-            picture_hash = perceptual_hash(image.image)
-            if any(hash_distance(picture_hash, r) <= DUPLICATE_DISTANCE for r in rejected):
+            hash_ = perceptual_hash(image.image)
+            if is_known_picture(hash_, rejected):
                 outcome.events.append(
                     StageEvent(
                         "image_search",
@@ -432,10 +584,10 @@ class Pipeline:
                     )
                 )
                 continue
-            if any(hash_distance(picture_hash, k) <= DUPLICATE_DISTANCE for k in known):
+            if is_known_picture(hash_, known):
                 outcome.events.append(StageEvent("image_search", "duplicate", {"url": hit.url}))
                 continue
-            known.append(picture_hash)
+            known.append(hash_)
             kept.append((hit, image))
         return kept
 
@@ -511,7 +663,7 @@ class Pipeline:
                     continue
                 if rejected_pictures is None:
                     rejected_pictures = await self.rejected_pictures(job)
-                if is_rejected_picture(image, rejected_pictures):
+                if known_picture(image, rejected_pictures):
                     outcome.events.append(StageEvent("download", "skipped_rejected_picture", {"url": url}))
                     continue
                 outcome.events.append(
@@ -624,9 +776,9 @@ class Pipeline:
                 reason = reason or "rejeitada antes por uma pessoa"
             elif min(fetched.width, fetched.height) < self.browser_min_side:
                 reason = "pequena demais"
-            elif is_rejected_picture(fetched, rejected_pictures):
+            elif known_picture(fetched, rejected_pictures):
                 reason = "rejeitada antes por uma pessoa (outra URL)"
-            elif is_rejected_picture(fetched, seen, DUPLICATE_DISTANCE):
+            elif known_picture(fetched, seen):
                 reason = "a mesma imagem em outra URL"
             if reason is not None:
                 skipped[reason] = skipped.get(reason, 0) + 1
@@ -659,25 +811,15 @@ class Pipeline:
         return outcome
 
 
-# A person said no to this picture: its 400px copy or a recompressed re-upload elsewhere must not
-# come back. Wider than DUPLICATE_DISTANCE (which decides what to judge and pay for once): a scaled
-# copy measured 22 bits away; different packages measure 50+ (of 256).
-REJECTED_PICTURE_DISTANCE = 32
-
-
 def perceptual_hash(image: NormalizedImage) -> str:
-    """The picture's dhash: made in the image pool with the picture (a hand-built one: here)."""
-    return image.picture_hash or dhash(image.judge_jpeg or image.main_jpeg)
+    """The picture's hash: made in the image pool with the picture (a hand-built one: here)."""
+    return image.picture_hash or picture_hash(image.judge_jpeg or image.main_jpeg)
 
 
-def is_rejected_picture(
-    image: NormalizedImage, hashes: list[str], distance: int = REJECTED_PICTURE_DISTANCE
-) -> bool:
-    """The same picture (resized, recompressed, at another URL) as one of `hashes`."""
-    if not hashes:
-        return False
-    picture = perceptual_hash(image)
-    return any(hash_distance(picture, known) <= distance for known in hashes)
+def known_picture(image: NormalizedImage, hashes: list[str]) -> bool:
+    """The same picture (resized, recompressed, at another URL; never another colourway) as one of
+    `hashes`: `worker.picture_identity.same_picture`, the one definition every check uses."""
+    return bool(hashes) and is_known_picture(perceptual_hash(image), hashes)
 
 
 def _log(job: ClaimedJob, stage: str, outcome: str, ms: int) -> None:

@@ -105,7 +105,9 @@ class Candidate:
     cutout_url: str | None = None  # transparent main.png stored beside main.jpg
     rank: int | None = None  # 1 = best, after ranking
     sha256: str | None = None
-    dhash: str | None = None  # perceptual hash: the same picture at another URL is the same picture
+    # The picture hash (worker.picture_identity; the key keeps its first name, from when it was a
+    # grey dHash): the same picture at another URL is the same picture.
+    dhash: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v is not None}
@@ -290,6 +292,19 @@ class JobQueue:
         )
         return (str(row["status"]), row["locked_by"]) if row else ("missing", None)
 
+    async def defer(
+        self, job: ClaimedJob, until: datetime, reason: str, events: list[StageEvent] | None = None
+    ) -> None:
+        """Puts the job back to wait until `until` (a budget window's reset): no attempt counted."""
+        await self._call(
+            "select imagefill.defer_image_job($1, $2, $3, $4, $5::jsonb)",
+            job.job_id,
+            self.worker_id,
+            until,
+            reason,
+            json.dumps([e.as_json() for e in events or []]),
+        )
+
     async def release(self, job: ClaimedJob, reason: str) -> None:
         await self._call("select imagefill.release_image_job($1, $2, $3)", job.job_id, self.worker_id, reason)
 
@@ -319,6 +334,30 @@ class JobQueue:
             model,
             facts_sha256,
             json.dumps(verdict),
+        )
+
+    async def cached_answer(
+        self, product_id: str, purpose: str, question_sha256: str, ttl_seconds: int
+    ) -> Any | None:
+        """A paid answer (search hits, extracted attributes) to the same question, if young enough."""
+        if ttl_seconds <= 0:
+            return None
+        raw = await self._pool.fetchval(
+            "select imagefill.cached_answer($1, $2, $3, $4)",
+            product_id,
+            purpose,
+            question_sha256,
+            ttl_seconds,
+        )
+        return json.loads(raw) if raw else None
+
+    async def store_answer(self, product_id: str, purpose: str, question_sha256: str, answer: Any) -> None:
+        await self._pool.execute(
+            "select imagefill.store_answer($1, $2, $3, $4::jsonb)",
+            product_id,
+            purpose,
+            question_sha256,
+            json.dumps(answer),
         )
 
     async def rejected_picture_hashes(self, product_id: str) -> list[str]:

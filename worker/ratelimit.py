@@ -16,9 +16,9 @@ from pathlib import Path
 
 
 class HostRateLimiter:
-    def __init__(self, directory: Path, name: str, per_minute: int) -> None:
-        if per_minute < 1:
-            raise ValueError("per_minute must be >= 1")
+    def __init__(self, directory: Path, name: str, per_minute: float) -> None:
+        if per_minute <= 0:
+            raise ValueError("per_minute must be > 0")
         directory.mkdir(parents=True, exist_ok=True)
         self.path = directory / f"{re.sub(r'[^a-zA-Z0-9_.-]', '_', name)}.slot"
         self.interval = 60.0 / per_minute

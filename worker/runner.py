@@ -23,6 +23,7 @@ import asyncpg
 import openai
 from loguru import logger
 
+from worker.budget import OPENAI, BudgetLimits, SpendLedger
 from worker.health import HealthServer
 from worker.images import FetchPolicy, ImagePool, ImageUnavailable, guarded_session, image_session
 from worker.lifetimes import BackgroundTask
@@ -31,7 +32,7 @@ from worker.logs import elapsed_ms, log_loop_exception
 from worker.maintenance import QueueSweeper
 from worker.offindex import OffExportIndex
 from worker.offline.system_deps import system_file
-from worker.pipeline import AttributeExtractor, PermanentJobError, Pipeline, SearchPolicy
+from worker.pipeline import AttributeExtractor, PaidStagesPaused, PermanentJobError, Pipeline, SearchPolicy
 from worker.queue import (
     DATABASE_FAULTS,
     REJECTED_CANDIDATE,
@@ -47,19 +48,20 @@ from worker.ratelimit import HostRateLimiter
 from worker.settings import SearchProvider, Settings, StorageBackend
 from worker.stages.browser import BrowserImageFinder, BrowserSearchConfig
 from worker.stages.image_search import BraveImageSearch, ImageSearch, parse_domains
-from worker.stages.openai_judge import OpenAIJudge, ProductFacts
+from worker.stages.openai_judge import OpenAIJudge, OpenAIQuotaExhausted, ProductFacts, new_openai_client
 from worker.stages.openfoodfacts import OffUnavailable, OpenFoodFactsClient
 from worker.stages.plan import stage_plan
 from worker.stages.queries import ProductAttributes, extract_product_attributes
 from worker.stats import LoopLagMonitor, RunnerStats, WorkerSnapshot
-from worker.storage import ImageStore, LocalImageStore, StorageFailed, SupabaseImageStore
+from worker.storage import ImageStore, LocalImageStore, StorageFailed, StorageRefused, SupabaseImageStore
 
 RUNNABLE_KINDS: list[JobKind] = ["enrich", "approve"]  # browser jobs need the operator's browser worker
 T = TypeVar("T")
 # Faults that say nothing about the picture or the product: the job is retried with backoff.
 TRANSIENT_ERRORS = (OffUnavailable, StorageFailed, ImageUnavailable)
-# Retrying cannot help: the job fails at once with the message.
-PERMANENT_ERRORS = (PermanentJobError, ValueError)
+# Retrying cannot help (now): the job fails at once with the message. StorageRefused is a
+# StorageFailed (a Storage fault) that the service itself says is final: it is listed here, and wins.
+PERMANENT_ERRORS = (PermanentJobError, ValueError, StorageRefused, OpenAIQuotaExhausted)
 RECORD_RETRY_MAX_DELAY = 5.0
 
 
@@ -252,6 +254,10 @@ class Runner:
                     await self._release(job, "worker encerrado antes de terminar o job")
                 # A lost lease needs nothing: the job already belongs to another worker.
                 raise
+            except PaidStagesPaused as exc:
+                self._finishing(job_id)
+                await self._defer(job, exc)
+                return
             except Exception as exc:
                 self._finishing(job_id)
                 await self._fail(job, exc, started)
@@ -384,6 +390,23 @@ class Runner:
             self.stats.failed += 1
         bound.bind(status=status).warning("job_failed")
 
+    async def _defer(self, job: ClaimedJob, paused: PaidStagesPaused) -> None:
+        """A budget cap: the job waits for the window to reset, its attempt not counted."""
+        log = logger.bind(
+            job_id=str(job.job_id), product_id=job.product_id, reason=str(paused), until=paused.resets_at
+        )
+        try:
+            await self._record(
+                job, "defer", lambda: self.queue.defer(job, paused.resets_at, str(paused), paused.events)
+            )
+        except (_AlreadyRecorded, LeaseLost):
+            return
+        except Exception as exc:  # the lease will expire and another worker will meet the cap again
+            log.bind(db_error=f"{type(exc).__name__}: {exc}").error("defer_not_recorded")
+            return
+        self.stats.deferred += 1
+        log.warning("budget_reached_job_deferred")
+
     async def _release(self, job: ClaimedJob, reason: str) -> None:
         try:
             await self.queue.release(job, reason)
@@ -433,6 +456,20 @@ def build_store(settings: Settings) -> ImageStore:
     )
 
 
+async def check_store(store: ImageStore) -> None:
+    """Before the first job: a wrong key, a missing or private bucket, an unwritable folder stop
+    the worker with the reason (StorageRefused). Storage unreachable right now is no reason not to
+    start: the jobs retry their uploads."""
+    try:
+        found = await store.check()
+    except StorageRefused:
+        raise
+    except StorageFailed as exc:
+        logger.bind(error=str(exc)).warning("storage_check_inconclusive")
+        return
+    logger.bind(detail=found).info("storage_check_ok")
+
+
 async def keep_session_state(_conn: asyncpg.Connection) -> None:
     """The pool's reset on release. asyncpg's default runs RESET ALL, UNLISTEN *, CLOSE ALL and
     an advisory-unlock query on every release (~1.5 per job). This pool's connections never
@@ -455,11 +492,11 @@ def build_openai_client(settings: Settings) -> openai.AsyncOpenAI | None:
     SDK's own default (which also reads the OPENAI_BASE_URL environment variable)."""
     if settings.openai_api_key is None:
         return None
-    return openai.AsyncOpenAI(
-        api_key=settings.openai_api_key.get_secret_value(),
-        base_url=settings.openai_base_url,
-        timeout=settings.openai_timeout_seconds,
-        max_retries=settings.openai_max_retries,
+    return new_openai_client(
+        settings.openai_api_key.get_secret_value(),
+        settings.openai_base_url,
+        settings.openai_timeout_seconds,
+        settings.openai_max_retries,
     )
 
 
@@ -543,6 +580,7 @@ async def open_worker(
             )
             store = build_store(settings)
             stack.push_async_callback(store.close)
+            await check_store(store)
             image_pool = await stack.enter_async_context(ImagePool())
             client = build_openai_client(settings)
             if client is not None:
@@ -550,6 +588,17 @@ async def open_worker(
             queue = JobQueue(
                 pool, worker_id, settings.worker_lease_seconds, settings.worker_retry_backoff_seconds
             )
+            spend = SpendLedger(
+                pool,
+                BudgetLimits.from_settings(settings),
+                settings.prices,
+                settings.image_search_price_per_1000 / 1000,
+                hold_seconds=settings.worker_lease_seconds,
+            )
+            # A raised cap takes effect with this worker's settings: the jobs a cap deferred go on.
+            resumed = await spend.resume_deferred()
+            if resumed:
+                logger.bind(jobs=resumed).info("budget_deferred_jobs_resumed")
             browser = None
             if "browser" in kinds:
                 browser = await stack.enter_async_context(
@@ -576,6 +625,9 @@ async def open_worker(
                 browser=browser,
                 browser_max_candidates=settings.browser_max_candidates,
                 browser_min_side=settings.browser_min_image_side,
+                answer_ttl_seconds=round(settings.answer_cache_ttl_hours * 3600),
+                spend=spend,
+                pacers=provider_pacers(settings),
             )
             yield Runner(
                 queue,
@@ -588,6 +640,16 @@ async def open_worker(
             )
     finally:
         await pool.close()
+
+
+def provider_pacers(settings: Settings) -> dict[str, HostRateLimiter]:
+    """Each paid provider's plan limit, shared by every worker process on this host."""
+    pacers = {OPENAI: HostRateLimiter(settings.rate_limit_dir, OPENAI, settings.openai_requests_per_minute)}
+    if settings.image_search_provider is not None:
+        name = settings.image_search_provider.value
+        per_minute = settings.image_search_rate_per_second * 60
+        pacers[name] = HostRateLimiter(settings.rate_limit_dir, name, per_minute)
+    return pacers
 
 
 def browser_config(settings: Settings) -> BrowserSearchConfig:

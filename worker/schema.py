@@ -10,7 +10,10 @@ Two layouts of the same SQL:
   the Supabase CLI runs each file in its own transaction, so a single file applies completely or
   not at all, and its version is the render time, so it sorts after the app's own history.
 Every rendered template ends by recording itself in `imagefill.schema_migrations`, whichever
-tool applied it: `imagefill migrate` reads that table to know what is installed.
+tool applied it: `imagefill migrate` reads that table to know what is installed. A template that
+needs something the database may not have yet says so in a header line (`-- requires: <SQL
+condition>` and `-- requires-why: <pt-BR reason>`): it records itself only when the condition
+holds, so it stays pending, and is applied by a later `imagefill migrate`, until then.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ TEMPLATE_DIR = Path(__file__).parent / "sql"
 MIGRATION_VERSION_BASE = 20261128000100
 _SIMPLE_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
 _TOKEN = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
+_REQUIRES = re.compile(r"^-- requires: (.+)$", re.MULTILINE)
+_REQUIRES_WHY = re.compile(r"^-- requires-why: (.+)$", re.MULTILINE)
 # Key types we know how to create and pass through the RPCs.
 ID_TYPES = {
     "uuid": "default gen_random_uuid()",
@@ -99,6 +104,8 @@ class CatalogueTable:
 class RenderedMigration:
     filename: str
     sql: str
+    requires: str | None = None  # SQL condition: until it holds, the migration stays pending
+    requires_why: str | None = None  # what is missing, for a person
 
     @property
     def version(self) -> str:
@@ -133,15 +140,44 @@ def render_migrations(
         version = MIGRATION_VERSION_BASE + int(number) - 1
         name = f"imagefill_{concern}"
         text = _substitute(template.read_text(), tokens, template.name)
-        rendered.append(RenderedMigration(f"{version}_{name}.sql", text + _record(str(version), name)))
+        requires = _header(_REQUIRES, text)
+        rendered.append(
+            RenderedMigration(
+                f"{version}_{name}.sql",
+                text + _record(str(version), name, requires),
+                requires,
+                _header(_REQUIRES_WHY, text),
+            )
+        )
     return rendered
 
 
-def _record(version: str, name: str) -> str:
+async def requirement_met(conn: asyncpg.Connection, migration: RenderedMigration) -> bool:
+    """False while the database lacks what the migration needs (its `requires` line): such a
+    migration stays pending instead of being recorded with nothing done."""
+    if migration.requires is None:
+        return True
+    return bool(await conn.fetchval(f"select {migration.requires}"))
+
+
+def _header(pattern: re.Pattern[str], text: str) -> str | None:
+    match = pattern.search(text)
+    return match.group(1).strip() if match else None
+
+
+def _record(version: str, name: str, requires: str | None = None) -> str:
+    if requires is None:
+        return (
+            "\n-- Imagefill records what it installed, whichever tool applied this file.\n"
+            "insert into imagefill.schema_migrations (version, name)\n"
+            f"values ('{version}', '{name}')\n"
+            "on conflict (version) do update set applied_at = now();\n"
+        )
     return (
-        "\n-- Imagefill records what it installed, whichever tool applied this file.\n"
+        "\n-- Imagefill records what it installed, whichever tool applied this file; this one only\n"
+        "-- where it could do its work (see `requires` above): else it stays pending.\n"
         "insert into imagefill.schema_migrations (version, name)\n"
-        f"values ('{version}', '{name}')\n"
+        f"select '{version}', '{name}' where {requires}\n"
         "on conflict (version) do update set applied_at = now();\n"
     )
 

@@ -9,6 +9,8 @@ from urllib.parse import urlparse
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from worker.openai_models import responses_only
+
 
 class StorageBackend(StrEnum):
     supabase = "supabase"
@@ -72,6 +74,23 @@ class Settings(BaseSettings):
     image_search_country: str = "BR"
     image_search_language: str = "pt-br"
 
+    # How long a paid answer (a search query's hits, the attributes OpenAI extracted) is reused for
+    # the same product and question: a retried job or a "reject and retry" does not pay again.
+    # 0 = never reused.
+    answer_cache_ttl_hours: float = Field(default=168.0, ge=0, le=24 * 365)
+    # Caps in US$ for every paid call together (OpenAI by OPENAI_PRICES, the search by the price
+    # below), per calendar month and day in UTC; empty = no cap. At a cap the paid stages wait.
+    budget_monthly_usd: float | None = Field(default=None, ge=0)
+    budget_daily_usd: float | None = Field(default=None, ge=0)
+    # Requests per month per provider, `provider=N`, comma-separated (e.g. the Brave plan's `brave=2000`).
+    budget_monthly_requests: str = ""
+    # Pacing shared by every worker process on this host (like OFF_RATE_LIMIT_PER_MINUTE), from the
+    # plans' limits: Brave's free plan allows 1 request/second; OpenAI's tier 1, 500 requests/minute.
+    image_search_rate_per_second: float = Field(default=1.0, gt=0, le=10_000)
+    openai_requests_per_minute: float = Field(default=500.0, gt=0, le=1_000_000)
+    # US$ per 1,000 image-search requests (check your plan's price).
+    image_search_price_per_1000: float = Field(default=5.0, ge=0)
+
     image_confidence_threshold: float = Field(default=0.80, ge=0, le=1)
     image_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     image_max_side: int = Field(default=1200, ge=64, le=8000)
@@ -129,6 +148,17 @@ class Settings(BaseSettings):
             raise ValueError("deve ser uma URL http(s) completa")
         return value.rstrip("/")
 
+    @field_validator("openai_model")
+    @classmethod
+    def _chat_completions_model(cls, value: str) -> str:
+        # The judge calls Chat Completions; these models answer 404 there (worker/openai_models.py).
+        if responses_only(value):
+            raise ValueError(
+                f"{value} só funciona na Responses API da OpenAI, e o Imagefill usa Chat Completions:"
+                " escolha um modelo de chat (ex.: gpt-4.1-mini, gpt-5-mini)"
+            )
+        return value
+
     @field_validator("browser_search_urls")
     @classmethod
     def _search_templates(cls, value: str) -> str:
@@ -158,6 +188,12 @@ class Settings(BaseSettings):
         parse_price_table(value)
         return value
 
+    @field_validator("budget_monthly_requests")
+    @classmethod
+    def _quotas(cls, value: str) -> str:
+        parse_request_quotas(value)
+        return value
+
     @property
     def prices(self) -> dict[str, tuple[float, float]]:
         return parse_price_table(self.openai_prices)
@@ -183,6 +219,24 @@ def parse_price_table(text: str) -> dict[str, tuple[float, float]]:
                 f"preço inválido em {item!r} (use modelo=entrada/saída, USD por 1M tokens)"
             ) from None
     return table
+
+
+def parse_request_quotas(text: str) -> dict[str, int]:
+    """`brave=2000,openai=100000` → {provider: requests per month}."""
+    quotas: dict[str, int] = {}
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        provider, _, number = item.partition("=")
+        try:
+            quotas[provider.strip().lower()] = int(number)
+        except ValueError:
+            raise ValueError(
+                f"cota inválida em {item!r} (use provedor=requisições, ex.: brave=2000)"
+            ) from None
+        if quotas[provider.strip().lower()] < 0 or not provider.strip():
+            raise ValueError(f"cota inválida em {item!r} (use provedor=requisições, ex.: brave=2000)")
+    return quotas
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -20,6 +20,7 @@ class RunnerStats:
     failed: int = 0
     retried: int = 0
     released: int = 0
+    deferred: int = 0  # budget caps: jobs put back to wait for the window to reset
     leases_lost: int = 0
     last_claim_at: float | None = None
 

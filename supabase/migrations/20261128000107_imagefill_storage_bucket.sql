@@ -1,6 +1,10 @@
 -- Imagefill: the public Storage bucket for product images.
 -- Rendered by `imagefill schema render`; edit the template in worker/sql/, not this file.
--- Only where Supabase Storage exists (a plain Postgres has no `storage` schema).
+-- Only where Supabase Storage exists (a plain Postgres has no `storage` schema). Without it this
+-- migration is NOT recorded: it stays pending (`imagefill migrate` and `status` say why) and a
+-- later `imagefill migrate` creates the bucket once the schema is there.
+-- requires: to_regclass('storage.buckets') is not null
+-- requires-why: este banco não tem o schema `storage` do Supabase Storage, então o bucket `product-images` ainda não foi criado (normal com STORAGE_BACKEND=local; com Supabase Storage, rode `imagefill migrate` de novo quando o schema existir)
 
 do $$
 begin
@@ -13,7 +17,8 @@ begin
 end
 $$;
 
--- Imagefill records what it installed, whichever tool applied this file.
+-- Imagefill records what it installed, whichever tool applied this file; this one only
+-- where it could do its work (see `requires` above): else it stays pending.
 insert into imagefill.schema_migrations (version, name)
-values ('20261128000107', 'imagefill_storage_bucket')
+select '20261128000107', 'imagefill_storage_bucket' where to_regclass('storage.buckets') is not null
 on conflict (version) do update set applied_at = now();

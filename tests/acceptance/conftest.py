@@ -80,6 +80,9 @@ def worker_env(
             "WORKER_SHUTDOWN_GRACE_SECONDS": "2",
             "OFF_RETRY_BACKOFF_SECONDS": "0.05",
             "OFF_MAX_RETRIES": "1",
+            # The plans' pace is its own test (test_provider_pacing_across_processes.py).
+            "IMAGE_SEARCH_RATE_PER_SECOND": "1000",
+            "OPENAI_REQUESTS_PER_MINUTE": "600000",
             "LOG_JSON": "true",
         }
     )

@@ -164,3 +164,14 @@ async def test_status_groups_the_last_weeks_failures_by_error(
     assert lines.get("OFF fora do ar") == "2", out
     assert lines.get("imagem corrompida") == "1", out
     assert "erro de um mês atrás" not in out, out
+
+
+async def test_a_responses_only_openai_model_stops_the_worker_before_the_first_product(
+    tmp_path: Path,
+) -> None:
+    url = f"postgresql://postgres@127.0.0.1:{free_port()}/postgres"
+    env = {**bare_env(tmp_path), "OPENAI_MODEL": "gpt-5-pro", "OPENAI_API_KEY": "sk-x"}
+    result = await imagefill(env, tmp_path, "run", "--once", "--database-url", url)
+    assert result.returncode == 2, result.stdout + result.stderr
+    line = assert_one_line(result.stderr)
+    assert "OPENAI_MODEL: gpt-5-pro só funciona na Responses API" in line, line

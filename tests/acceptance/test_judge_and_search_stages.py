@@ -145,27 +145,51 @@ async def test_a_low_off_score_leads_to_search_and_the_best_result_is_approved(
     stored = await wait_until(lambda: status_is(db_conn, product_id, "ok"))
     assert stored["image_source"] == "search_api" and float(stored["image_confidence"]) == 0.95
     queries = [r.query for r in services.search.requests]
-    assert queries == [
-        "EAN 5601077161035 Calem Vinho do Porto Special Reserve",
-        "Calem Vinho do Porto Special Reserve 750ml embalagem",
-        "Vinho do Porto Special Reserve 750ml foto produto",
-    ]
+    assert queries == ["EAN 5601077161035 Calem Vinho do Porto Special Reserve"], "found: no more queries"
     candidates = stored["image_candidate_urls"]
     best = candidates[0]
-    assert best["source"] == "search_api" and best["packshot"] is True, "packshots win among matches"
+    assert best["source"] == "search_api" and best["packshot"] is True, "the packshot is judged first"
     assert best["page_host"] == "loja.exemplo.com.br" and best["page_url"].startswith("https://loja.")
     off = next(c for c in candidates if c["source"] == "openfoodfacts")
     assert off["confidence"] == 0.65 and off["match"] is True
     urls = [c["url"] for c in candidates]
     assert not any("/200x200/" in u for u in urls), "too small for the minimum side"
     assert not any("bloqueado" in str(c.get("page_host")) for c in candidates), "blocked domain"
-    assert len(urls) == len(set(urls))
-    # The same picture found by all three queries (three URLs) is judged once.
-    judged = [c.text for c in services.openai.judge_calls()]
-    assert len(judged) == len({c["dhash"] for c in candidates})
+    assert len(services.openai.judge_calls()) == 2, "the OFF picture and the first search picture"
+    records = await usage(db_conn, product_id)
+    assert [r["requests"] for r in records if r["purpose"] == "image_search"] == [1]
+
+
+async def test_a_close_match_widens_the_search_and_a_picture_seen_again_is_not_judged_again(
+    start_worker: Callable[..., WorkerProcess],
+    db_conn: asyncpg.Connection,
+    services: OfflineServices,
+) -> None:
+    assert services.search is not None
+    services.image_host.marks["5601077161035"] = Mark("5601077161035", confidence_digit=6)  # 0.65
+    # The brand's query finds only a doubtful picture (0.75); the "embalagem" query finds it again
+    # at another URL, and a good one.
+    services.search.add("calem", WebPicture("5601077161035", 7, "packshot", 800, 1000, "loja.exemplo.com.br"))
+    services.search.add(
+        "embalagem", WebPicture("5601077161035", 9, "packshot", 700, 900, "mercado.exemplo.com.br")
+    )
+    start_worker(judge=True, search=True)
+    product_id = await insert_product(db_conn, *PORTO)
+
+    stored = await wait_until(lambda: status_is(db_conn, product_id, "ok"))
+    assert stored["image_source"] == "search_api" and float(stored["image_confidence"]) == 0.95
+    assert [r.query for r in services.search.requests] == [
+        "EAN 5601077161035 Calem Vinho do Porto Special Reserve",
+        "Calem Vinho do Porto Special Reserve 750ml embalagem",
+    ], "the third, widest query is never asked"
+    assert stored["image_candidate_urls"][0]["page_host"] == "mercado.exemplo.com.br"
+    # The OFF picture, query 1's three (the doubtful one, two unrelated), then query 2's good one,
+    # judged first as it looks best: the doubtful picture at its second URL is a duplicate, and
+    # query 2's unrelated pictures are never judged.
+    assert len(services.openai.judge_calls()) == 5
     assert ("image_search", "duplicate") in await events(db_conn, product_id)
     records = await usage(db_conn, product_id)
-    assert [r["requests"] for r in records if r["purpose"] == "image_search"] == [3]
+    assert [r["requests"] for r in records if r["purpose"] == "image_search"] == [1, 1]
 
 
 async def test_nothing_good_enough_goes_to_review_with_every_candidate_ranked(
@@ -290,3 +314,89 @@ async def test_an_unavailable_search_api_leaves_the_product_for_review(
     reviewed = await wait_until(lambda: status_is(db_conn, product_id, "needs_review", "ok", "error"))
     assert reviewed["image_status"] == "needs_review"
     assert ("image_search", "unavailable") in await events(db_conn, product_id)
+
+
+async def test_a_cut_off_or_filtered_answer_is_no_verdict_and_the_product_goes_on_to_review(
+    start_worker: Callable[..., WorkerProcess],
+    db_conn: asyncpg.Connection,
+    services: OfflineServices,
+) -> None:
+    """finish_reason `length` (the JSON cut off at the token limit) is resampled once, then no
+    verdict; `content_filter` (no content) is not asked again. Neither approves nor crashes."""
+    faults = {"5601077161035": ("length", "limite de tokens"), "8424259826051": ("content_filter", "filtro")}
+    for ean, (kind, _) in faults.items():
+        services.openai.fail_next(kind, times=10, ean=ean)
+    start_worker(judge=True)
+    ids = {ean: await insert_product(db_conn, f"Produto {ean}", ean) for ean in faults}
+    for ean, (kind, words) in faults.items():
+        reviewed = await wait_until(lambda i=ids[ean]: status_is(db_conn, i, "needs_review", "ok", "error"))
+        assert reviewed["image_status"] == "needs_review", kind
+        [candidate] = [c for c in reviewed["image_candidate_urls"] if c.get("usable", True)]
+        assert candidate["reason"].startswith("sem veredito") and words in candidate["reason"], kind
+        assert ("openai_judge", "no_verdict") in await events(db_conn, ids[ean])
+    calls = {ean: [c for c in services.openai.judge_calls() if ean in c.text] for ean in faults}
+    assert len(calls["5601077161035"]) == 2, "a cut-off answer is resampled once"
+    assert len(calls["8424259826051"]) == 1, "the content filter is not asked again"
+
+
+async def test_a_rate_limit_without_retry_after_is_retried_with_backoff(
+    start_worker: Callable[..., WorkerProcess],
+    db_conn: asyncpg.Connection,
+    services: OfflineServices,
+) -> None:
+    services.openai.fail_next("rate_limit", ean="5601077161035")
+    start_worker(judge=True)
+    product_id = await insert_product(db_conn, *PORTO)
+    stored = await wait_until(lambda: status_is(db_conn, product_id, "ok", "needs_review", "error"))
+    assert stored["image_status"] == "ok"
+    first, second = services.openai.judge_calls()
+    assert first.status == 429 and second.status == 200
+    assert second.at - first.at >= 0.3, "the SDK's backoff (0.5 s less jitter), not an immediate retry"
+
+
+async def test_an_openai_account_without_credit_fails_the_job_at_once_naming_the_key(
+    start_worker: Callable[..., WorkerProcess],
+    db_conn: asyncpg.Connection,
+    services: OfflineServices,
+) -> None:
+    """429 insufficient_quota (no Retry-After) is no rate limit: not retried by the SDK, not sent
+    to review as 'no verdict' product after product; the job fails with a reason naming the key,
+    and the next product does not call OpenAI again."""
+    services.openai.always = "quota"
+    start_worker(judge=True, WORKER_CONCURRENCY="1", OPENAI_MAX_RETRIES="2")
+    porto = await insert_product(db_conn, *PORTO)
+    soja = await insert_product(db_conn, "Bebida de soja 1L", "8424259826051", "Gerblé")
+    for product_id in (porto, soja):
+        failed = await wait_until(lambda i=product_id: status_is(db_conn, i, "error", "needs_review", "ok"))
+        assert failed["image_status"] == "error"
+        job = await db_conn.fetchrow(
+            "select status::text, attempts, last_error from public.image_jobs where product_id = $1::uuid",
+            product_id,
+        )
+        assert job["status"] == "failed" and job["attempts"] == 1, "not retried: it fails the same way"
+        assert "insufficient_quota" in job["last_error"] and "OPENAI_API_KEY" in job["last_error"]
+        assert "faturamento" in job["last_error"]
+    assert [c.status for c in services.openai.judge_calls()] == [429], "one call, for the first product"
+
+
+async def test_a_used_up_monthly_search_quota_stops_searching_for_the_next_products(
+    start_worker: Callable[..., WorkerProcess],
+    db_conn: asyncpg.Connection,
+    services: OfflineServices,
+) -> None:
+    assert services.search is not None
+    services.search.month_remaining = 0
+    services.image_host.marks["5601077161035"] = Mark("5601077161035", confidence_digit=6)
+    start_worker(judge=True, search=True, WORKER_CONCURRENCY="1")
+    porto = await insert_product(db_conn, *PORTO)
+    nescau = await insert_product(db_conn, "Achocolatado em pó 400g", "7891000053508", "Nescau")
+    for product_id in (porto, nescau):
+        reviewed = await wait_until(lambda i=product_id: status_is(db_conn, i, "needs_review", "ok", "error"))
+        assert reviewed["image_status"] == "needs_review"
+        detail = await db_conn.fetchval(
+            "select detail::text from public.image_job_events where product_id = $1::uuid"
+            " and stage = 'image_search' and outcome = 'unavailable'",
+            product_id,
+        )
+        assert "cota mensal" in detail and "IMAGE_SEARCH_API_KEY" in detail, detail
+    assert len(services.search.requests) == 1, "one refused request; the next product does not ask"

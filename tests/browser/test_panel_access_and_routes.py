@@ -47,12 +47,12 @@ async def call(
 
 
 ROUTES = [
-    ("POST", "/api/images/backfill?limit=50", None),
-    ("GET", "/api/images/review", None),
-    ("POST", "/api/images/approve", {"product_id": str(uuid.uuid4()), "url": "https://example.com/a.jpg"}),
-    ("POST", "/api/images/reject", {"product_id": str(uuid.uuid4()), "reason": "não é o produto"}),
-    ("POST", "/api/images/browser-search", {"product_id": str(uuid.uuid4())}),
-    ("GET", "/api/images/progress", None),
+    ("POST", "/api/imagefill/backfill?limit=50", None),
+    ("GET", "/api/imagefill/review", None),
+    ("POST", "/api/imagefill/approve", {"product_id": str(uuid.uuid4()), "url": "https://example.com/a.jpg"}),
+    ("POST", "/api/imagefill/reject", {"product_id": str(uuid.uuid4()), "reason": "não é o produto"}),
+    ("POST", "/api/imagefill/browser-search", {"product_id": str(uuid.uuid4())}),
+    ("GET", "/api/imagefill/progress", None),
 ]
 
 
@@ -78,60 +78,64 @@ async def test_routes_refuse_a_non_operator_with_403(
 async def test_routes_answer_bad_input_with_400_and_the_rpc_message(
     stack: PanelStack, product_id: str
 ) -> None:
-    status, answer = await call(stack, "POST", "/api/images/backfill?limit=0", OPERATOR)
+    status, answer = await call(stack, "POST", "/api/imagefill/backfill?limit=0", OPERATOR)
     assert (status, answer["error"]["code"]) == (400, "22023")
     assert "p_limit deve estar entre 1 e 10000" in answer["error"]["message"]
 
-    status, answer = await call(stack, "POST", "/api/images/backfill?limit=muitos", OPERATOR)
+    status, answer = await call(stack, "POST", "/api/imagefill/backfill?limit=muitos", OPERATOR)
     assert status == 400 and "limit deve ser um número inteiro" in answer["error"]["message"]
 
     status, answer = await call(
         stack,
         "POST",
-        "/api/images/approve",
+        "/api/imagefill/approve",
         OPERATOR,
         {"product_id": product_id, "url": "javascript:alert(1)"},
     )
     assert status == 400 and "URL de imagem inválida" in answer["error"]["message"]
 
     status, answer = await call(
-        stack, "POST", "/api/images/reject", OPERATOR, {"product_id": product_id, "reason": "  "}
+        stack, "POST", "/api/imagefill/reject", OPERATOR, {"product_id": product_id, "reason": "  "}
     )
     assert status == 400 and "Informe o motivo da rejeição" in answer["error"]["message"]
 
     status, answer = await call(
         stack,
         "POST",
-        "/api/images/approve",
+        "/api/imagefill/approve",
         OPERATOR,
         {"product_id": "não-é-um-uuid", "url": "https://x.com/a.jpg"},
     )
     assert (status, answer["error"]["code"]) == (400, "22P02")
 
-    status, answer = await call(stack, "POST", "/api/images/approve", OPERATOR, ["not", "an", "object"])
+    status, answer = await call(stack, "POST", "/api/imagefill/approve", OPERATOR, ["not", "an", "object"])
     assert status == 400 and "objeto JSON" in answer["error"]["message"]
 
 
 async def test_routes_answer_404_for_an_unknown_product(stack: PanelStack) -> None:
     missing = str(uuid.uuid4())
     status, answer = await call(
-        stack, "POST", "/api/images/approve", OPERATOR, {"product_id": missing, "url": "https://x.com/a.jpg"}
+        stack,
+        "POST",
+        "/api/imagefill/approve",
+        OPERATOR,
+        {"product_id": missing, "url": "https://x.com/a.jpg"},
     )
     assert status == 404
     assert answer["error"]["message"] == f"Produto {missing} não encontrado."
 
 
 async def test_routes_answer_200_for_an_operator(stack: PanelStack, product_id: str) -> None:
-    status, answer = await call(stack, "POST", "/api/images/backfill?limit=5", OPERATOR)
+    status, answer = await call(stack, "POST", "/api/imagefill/backfill?limit=5", OPERATOR)
     assert status == 200
     assert answer["enqueued"] == 1 and answer["batch_id"]
     assert answer["still_running"] == 1 and answer["processed"] == 0  # no worker runs in this module
 
-    status, answer = await call(stack, "GET", "/api/images/review?limit=5", OPERATOR)
+    status, answer = await call(stack, "GET", "/api/imagefill/review?limit=5", OPERATOR)
     assert status == 200 and answer == {"items": [], "total": 0}
 
     status, answer = await call(
-        stack, "POST", "/api/images/reject", OPERATOR, {"product_id": product_id, "reason": "foto errada"}
+        stack, "POST", "/api/imagefill/reject", OPERATOR, {"product_id": product_id, "reason": "foto errada"}
     )
     assert status == 200 and answer["product_id"] == product_id
 

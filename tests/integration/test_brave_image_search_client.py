@@ -1,4 +1,5 @@
-"""BraveImageSearch against the Brave stand-in: the request Brave documents, throttling, bad keys."""
+"""BraveImageSearch against the Brave stand-in: the request Brave documents, throttling (Retry-After,
+or Brave's X-RateLimit-* windows without it), the monthly quota, bad keys."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 
 from worker.offline.search_server import WebPicture
 from worker.offline.services import STANDIN_SEARCH_KEY, OfflineServices
-from worker.stages.image_search import BraveImageSearch, SearchUnavailable
+from worker.stages.image_search import BraveImageSearch, SearchQuotaExhausted, SearchUnavailable
 
 
 @pytest.fixture
@@ -48,6 +49,7 @@ async def test_the_request_and_the_hits(services: OfflineServices, session: aioh
         and hits[0].page_url.startswith("https://loja.")
     )
     assert (hits[0].width, hits[0].height) == (900, 900)
+    assert (hits[0].thumbnail_width, hits[0].thumbnail_height) == (500, 500), "Brave's thumbnail size"
 
 
 async def test_429_is_retried_after_the_time_brave_asks(
@@ -73,3 +75,31 @@ async def test_a_bad_key_or_a_persistent_5xx_is_unavailable(
     with pytest.raises(SearchUnavailable, match="HTTP 503"):
         await brave(services, session).search_images("x", 5)
     assert len(services.search.requests) == 4
+
+
+async def test_a_429_without_retry_after_waits_for_the_per_second_window_to_reset(
+    services: OfflineServices, session: aiohttp.ClientSession
+) -> None:
+    """Brave's 429 carries `X-RateLimit-Reset: 1, <month>` and no Retry-After: wait the second."""
+    assert services.search is not None
+    services.search.throttle_seconds = 1
+    started = time.monotonic()
+    hits = await brave(services, session).search_images("qualquer coisa", 5)
+    assert hits and len(services.search.requests) == 2
+    assert time.monotonic() - started >= 0.9, "the per-second window's reset (1 s) is waited out"
+
+
+async def test_an_exhausted_monthly_quota_stops_searching_without_asking_again(
+    services: OfflineServices, session: aiohttp.ClientSession
+) -> None:
+    assert services.search is not None
+    services.search.month_remaining = 0
+    search = brave(services, session)
+    with pytest.raises(SearchQuotaExhausted) as first:
+        await search.search_images("primeiro produto", 5)
+    reason = str(first.value)
+    assert "cota mensal" in reason and "IMAGE_SEARCH_API_KEY" in reason and "16 dia(s)" in reason, reason
+    assert len(services.search.requests) == 1, "a used-up month is not retried"
+    with pytest.raises(SearchQuotaExhausted):
+        await search.search_images("segundo produto", 5)
+    assert len(services.search.requests) == 1, "the next products do not ask again"

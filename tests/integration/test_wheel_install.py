@@ -151,3 +151,18 @@ def _glob_match(relative: Path, pattern: str) -> bool:
         return False
     prefix = pattern.split("**", 1)[0].rstrip("/")
     return str(relative).startswith(prefix + "/")
+
+
+def test_wheel_writes_the_panel_into_an_app(installed: Path, tmp_path: Path) -> None:
+    """`imagefill web add` reads its templates from the installed package, in TS and in JS."""
+    for typescript in (True, False):
+        app = tmp_path / f"app-{typescript}"
+        (app / "app").mkdir(parents=True)
+        (app / "app" / "page.js").write_text("export default function P() { return null; }\n")
+        (app / "package.json").write_text('{"dependencies": {"next": "16.4.3"}}\n')
+        if typescript:
+            (app / "tsconfig.json").write_text("{}\n")
+        result = run([str(installed / "imagefill"), "web", "add", "--app", str(app)], cwd=tmp_path)
+        assert result.returncode == 0, result.stdout + result.stderr
+        ext = "tsx" if typescript else "jsx"
+        assert "PainelDeImagens" in (app / "app" / "monitoramento" / f"page.{ext}").read_text()

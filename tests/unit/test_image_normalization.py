@@ -7,13 +7,14 @@ from io import BytesIO
 import pytest
 from PIL import Image, ImageChops, ImageStat
 
-from worker.images import ImageRejected, dhash, normalize_image
+from worker.images import ImageRejected, normalize_image
 from worker.offline.image_host import (
     decompression_bomb_png,
     exif_rotated_jpeg,
     synthesize_product_image,
     transparent_png,
 )
+from worker.picture_identity import picture_hash
 
 
 def test_jpeg_is_capped_and_thumbnailed() -> None:
@@ -37,8 +38,8 @@ def test_the_judge_copy_is_made_only_when_asked_for() -> None:
     small = normalize_image(synthesize_product_image("s", (400, 300), scene=True))
     assert small.judge_jpeg == small.main_jpeg, "already the judge's size: sent as it is"
     # The perceptual hash comes with the picture, from the copy the judge sees (or the main one).
-    assert with_judge.picture_hash == dhash(with_judge.judge_jpeg)
-    assert without.picture_hash == dhash(without.main_jpeg)
+    assert with_judge.picture_hash == picture_hash(with_judge.judge_jpeg)
+    assert without.picture_hash == picture_hash(without.main_jpeg)
 
 
 def test_the_stored_picture_keeps_at_least_the_quality_of_a_q80_jpeg() -> None:

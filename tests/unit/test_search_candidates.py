@@ -6,13 +6,11 @@ from io import BytesIO
 
 from PIL import Image
 
-from worker.images import dhash
 from worker.offline.image_host import synthesize_product_image
 from worker.offline.marks import Mark
+from worker.picture_identity import picture_hash, same_picture
 from worker.stages.image_search import (
-    DUPLICATE_DISTANCE,
     SearchHit,
-    hash_distance,
     hit_refusal,
     interleave,
     parse_brave_images,
@@ -82,5 +80,5 @@ def test_the_same_picture_resized_is_a_duplicate_and_another_product_is_not() ->
     )
     smaller = BytesIO()
     Image.open(BytesIO(original)).resize((400, 400)).save(smaller, format="JPEG", quality=60)
-    assert hash_distance(dhash(original), dhash(smaller.getvalue())) <= DUPLICATE_DISTANCE
-    assert hash_distance(dhash(original), dhash(other)) > DUPLICATE_DISTANCE
+    assert same_picture(picture_hash(original), picture_hash(smaller.getvalue()))
+    assert not same_picture(picture_hash(original), picture_hash(other))

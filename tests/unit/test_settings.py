@@ -92,3 +92,25 @@ def test_an_empty_required_setting_is_reported_as_missing(monkeypatch: pytest.Mo
     monkeypatch.setenv("STORAGE_BACKEND", "local")
     with pytest.raises(SettingsError, match="DATABASE_URL: obrigatória e não definida"):
         load_settings(_env_file=None)
+
+
+@pytest.mark.parametrize(
+    "model", ["gpt-5-pro", "o3-pro", "o1-pro", "codex-mini-latest", "computer-use-preview", "gpt-5-codex"]
+)
+def test_a_responses_only_model_is_refused_naming_openai_model(
+    monkeypatch: pytest.MonkeyPatch, model: str
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://x@127.0.0.1/db")
+    monkeypatch.setenv("STORAGE_BACKEND", "local")
+    monkeypatch.setenv("OPENAI_MODEL", model)
+    with pytest.raises(SettingsError) as error:
+        load_settings()
+    message = str(error.value)
+    assert "\n" not in message and message.count("OPENAI_MODEL") == 1
+    assert f"OPENAI_MODEL: {model} só funciona na Responses API" in message
+
+
+@pytest.mark.parametrize("model", ["gpt-4.1-mini", "gpt-5-mini", "gpt-5-nano", "gpt-4o-mini", "o4-mini"])
+def test_chat_completions_models_are_accepted(monkeypatch: pytest.MonkeyPatch, model: str) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://x@127.0.0.1/db")
+    assert load_settings(storage_backend="local", openai_model=model).openai_model == model

@@ -22,7 +22,7 @@ from worker.offline.postgres import free_port
 WEB_DIR = Path(__file__).resolve().parents[2] / "web"
 NEXT_BIN = WEB_DIR / "node_modules" / ".bin" / "next"
 DEFAULT_DIST = ".next"
-_SOURCES = ("app", "components", "lib", "next.config.ts", "package-lock.json", "tsconfig.json")
+_SOURCES = ("app", "imagefill", "lib", "next.config.ts", "package-lock.json", "tsconfig.json")
 
 
 class WebAppError(RuntimeError):
@@ -93,17 +93,22 @@ class NextServer:
         log_path: Path,
         port: int | None = None,
         dist: str = DEFAULT_DIST,
+        app_dir: Path = WEB_DIR,
+        next_bin: Path = NEXT_BIN,
+        key_name: str = "NEXT_PUBLIC_SUPABASE_ANON_KEY",
     ) -> NextServer:
+        """`next start` of web/ (or of another built app: app_dir, its next binary). The key goes in
+        under `key_name`: the legacy anon name here, Supabase's publishable-key name for other apps."""
         port = port or free_port()
         env = _base_env() | {
             "NEXT_PUBLIC_SUPABASE_URL": supabase_url,
-            "NEXT_PUBLIC_SUPABASE_ANON_KEY": anon_key,
+            key_name: anon_key,
             "IMAGEFILL_NEXT_DIST_DIR": dist,
         }
         with log_path.open("wb") as log:
             proc = subprocess.Popen(
-                [str(NEXT_BIN), "start", "-H", "127.0.0.1", "-p", str(port)],
-                cwd=WEB_DIR,
+                [str(next_bin), "start", "-H", "127.0.0.1", "-p", str(port)],
+                cwd=app_dir,
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

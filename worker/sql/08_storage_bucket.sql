@@ -1,6 +1,10 @@
 -- Imagefill: the public Storage bucket for product images.
 -- Rendered by `imagefill schema render`; edit the template in worker/sql/, not this file.
--- Only where Supabase Storage exists (a plain Postgres has no `storage` schema).
+-- Only where Supabase Storage exists (a plain Postgres has no `storage` schema). Without it this
+-- migration is NOT recorded: it stays pending (`imagefill migrate` and `status` say why) and a
+-- later `imagefill migrate` creates the bucket once the schema is there.
+-- requires: to_regclass('storage.buckets') is not null
+-- requires-why: este banco não tem o schema `storage` do Supabase Storage, então o bucket `product-images` ainda não foi criado (normal com STORAGE_BACKEND=local; com Supabase Storage, rode `imagefill migrate` de novo quando o schema existir)
 
 do $$
 begin

@@ -3,13 +3,19 @@
 The judge sees only what we send: the product's name, brand and EAN, what Open Food Facts says
 about that EAN, and the picture itself, downscaled to ~512 px and inlined as a base64 data URL.
 It never browses: no tools, no URLs. Its answer is structured output (JSON schema, strict) parsed
-into `Verdict`. Every fault (refusal, malformed or out-of-range output, timeout, 429, 5xx) ends in
-"no verdict" with the reason, never in an exception and never in an approval: the pipeline then
-moves on to the next stage or to review.
+into `Verdict`. Every fault (refusal, content filter, malformed, cut-off or out-of-range output,
+timeout, 429, 5xx) but one (below) ends in "no verdict" with the reason, never in an exception and
+never in an approval: the pipeline then moves on to the next stage or to review.
 
-Retries: the SDK retries 429/5xx/timeouts itself (`OPENAI_MAX_RETRIES`, honouring `Retry-After`);
-we resample once after malformed or out-of-range output (a new sample can fix that); a refusal
-or a 4xx other than 429 is not retried (asking again gets the same answer).
+Retries: the SDK retries 429/5xx/timeouts itself (`OPENAI_MAX_RETRIES`, honouring `Retry-After`,
+its own backoff without one); we resample once after malformed, out-of-range or cut-off
+(`finish_reason: length`) output (a new sample can fix that); a refusal, the content filter or a
+4xx other than 429 is not retried (asking again gets the same answer).
+
+One fault is not "no verdict": an account without credit (429 `insufficient_quota`). Every
+product would fail the same way until someone pays, so it is not retried (the SDK is told so),
+the judge stops calling for `QUOTA_PAUSE_SECONDS`, and `OpenAIQuotaExhausted` fails the job at
+once with a reason naming OPENAI_API_KEY (a backfill runs it again once billing is fixed).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import asyncio
 import base64
 import hashlib
 import json
+import time
 from dataclasses import dataclass, field
 from io import BytesIO
 from typing import Any, Protocol
@@ -35,6 +42,12 @@ JUDGE_JPEG_QUALITY = 85
 # Part of the cache key: a new prompt must not reuse answers given to the old one.
 PROMPT_VERSION = "judge-2026-11-28"
 MALFORMED_RESAMPLES = 1
+# After an `insufficient_quota` answer, calls wait this long before trying again.
+QUOTA_PAUSE_SECONDS = 60.0
+QUOTA_PROBLEM = (
+    "OpenAI sem crédito (429 insufficient_quota): a conta da OPENAI_API_KEY esgotou a cota;"
+    " verifique o plano e o faturamento em platform.openai.com e rode o produto de novo"
+)
 
 SYSTEM_PROMPT = (
     "You check product pictures for a supermarket planogram. Decide whether the picture shows exactly "
@@ -174,12 +187,46 @@ def usage_of(model: str, purpose: str, completion: Any) -> Usage:
     )
 
 
+class OpenAIQuotaExhausted(Exception):
+    """The account behind OPENAI_API_KEY has no credit: retrying cannot help until someone pays."""
+
+
+def is_quota_error(exc: BaseException) -> bool:
+    return isinstance(exc, openai.RateLimitError) and (
+        exc.code == "insufficient_quota" or exc.type == "insufficient_quota"
+    )
+
+
+async def _quota_is_final(response: Any) -> None:
+    """A 429 `insufficient_quota` is no rate limit: the SDK would retry it like one
+    (`OPENAI_MAX_RETRIES` more calls per product). `x-should-retry: false` is the SDK's own
+    signal, which it obeys before its status-code rules. `response`: the SDK's httpx Response."""
+    if response.status_code == 429:
+        await response.aread()
+        if b"insufficient_quota" in response.content:
+            response.headers["x-should-retry"] = "false"
+
+
+def new_openai_client(
+    api_key: str, base_url: str | None, timeout: float, max_retries: int
+) -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(
+        api_key=api_key,
+        base_url=base_url,
+        timeout=timeout,
+        max_retries=max_retries,
+        http_client=openai.DefaultAsyncHttpxClient(event_hooks={"response": [_quota_is_final]}),
+    )
+
+
 def api_problem(exc: openai.OpenAIError) -> str:
     """What went wrong, for the audit trail (pt-BR; never the key, never the request body)."""
     if isinstance(exc, openai.APITimeoutError):
         return "OpenAI: tempo esgotado"
     if isinstance(exc, openai.APIConnectionError):
         return "OpenAI: sem conexão"
+    if is_quota_error(exc):
+        return QUOTA_PROBLEM
     if isinstance(exc, openai.RateLimitError):
         return "OpenAI: limite de uso atingido (HTTP 429)"
     if isinstance(exc, openai.APIStatusError):
@@ -192,6 +239,7 @@ class OpenAIJudge:
         self._client = client
         self.model = model
         self._detail = detail
+        self._quota_pause_until = 0.0
 
     async def validate(
         self, product: ProductFacts, image: NormalizedImage, evidence: dict[str, str | None]
@@ -228,6 +276,8 @@ class OpenAIJudge:
         ]
         judgement = Judgement(verdict=None)
         for _ in range(1 + MALFORMED_RESAMPLES):
+            if time.monotonic() < self._quota_pause_until:
+                raise OpenAIQuotaExhausted(QUOTA_PROBLEM)
             try:
                 completion = await self._client.chat.completions.create(  # type: ignore[call-overload]
                     model=self.model,
@@ -236,6 +286,12 @@ class OpenAIJudge:
                     **sampling_options(self.model),
                 )
             except openai.OpenAIError as exc:
+                if is_quota_error(exc):
+                    self._quota_pause_until = time.monotonic() + QUOTA_PAUSE_SECONDS
+                    logger.bind(stage="openai_judge", product_id=product.product_id).error(
+                        "openai_quota_exhausted"
+                    )
+                    raise OpenAIQuotaExhausted(QUOTA_PROBLEM) from None
                 judgement.problem = api_problem(exc)
                 break
             judgement.usage.append(usage_of(self.model, "judge", completion))
@@ -261,7 +317,9 @@ def parse_verdict(completion: Any) -> tuple[Verdict | None, str | None, bool]:
         return None, f"OpenAI recusou avaliar: {str(message.refusal)[:200]}", False
     if choice.finish_reason == "content_filter":
         return None, "OpenAI: resposta bloqueada pelo filtro de conteúdo", False
-    if choice.finish_reason == "length" or not message.content:
+    if choice.finish_reason == "length":
+        return None, "OpenAI: resposta cortada no limite de tokens (finish_reason length)", True
+    if not message.content:
         return None, "OpenAI: resposta incompleta", True
     try:
         return Verdict.model_validate_json(message.content), None, False

@@ -91,6 +91,7 @@ class ProductAttributes:
     size: str | None
     source: str = "parser"  # "openai" | "parser"
     problem: str | None = None  # why the parser was used although a key is set
+    cached: bool = False  # OpenAI's earlier answer for the same name and brand, not paid again
     usage: list[Usage] = field(default_factory=list)
 
 

@@ -4,19 +4,22 @@ import { cookies } from "next/headers";
 
 /** Read at run time, on the server only: `process.env[name]` with a variable name is never
  * inlined into a bundle, so one build runs against any Supabase project. Both values are
- * public by design (the anon key only opens what RLS and the GRANTs allow). */
-function publicEnv(name: "NEXT_PUBLIC_SUPABASE_URL" | "NEXT_PUBLIC_SUPABASE_ANON_KEY"): string {
-  const value = process.env[name];
-  if (!value) {
-    throw new Error(`${name} não definida: configure-a no ambiente do Next.js.`);
+ * public by design (the key only opens what RLS and the GRANTs allow). */
+function publicEnv(...names: string[]): string {
+  for (const name of names) {
+    const value = process.env[name];
+    if (value) return value;
   }
-  return value;
+  throw new Error(`${names.join(" (ou ")}${names.length > 1 ? ")" : ""} não definida: configure-a no ambiente do Next.js.`);
 }
 
-/** The signed-in user's Supabase client (session from the `sb-<ref>-auth-token` cookies). */
+/** The minimal app's own Supabase client (its sign-in). The panel (imagefill/) brings its own. The
+ * publishable key is Supabase's current name; the legacy anon key is the fallback. */
 export async function createSupabaseServerClient(): Promise<SupabaseClient> {
   const cookieStore = await cookies();
-  return createServerClient(publicEnv("NEXT_PUBLIC_SUPABASE_URL"), publicEnv("NEXT_PUBLIC_SUPABASE_ANON_KEY"), {
+  const url = publicEnv("NEXT_PUBLIC_SUPABASE_URL");
+  const key = publicEnv("NEXT_PUBLIC_SUPABASE_PUBLISHABLE_KEY", "NEXT_PUBLIC_SUPABASE_ANON_KEY");
+  return createServerClient(url, key, {
     cookies: {
       getAll() {
         return cookieStore.getAll();

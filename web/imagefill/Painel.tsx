@@ -1,0 +1,73 @@
+// Written by `imagefill web add`; a later run updates it unless you edited it (then it is kept).
+"use client";
+
+import type { CatalogueCounters, ReviewPage } from "./imagefill";
+import { usePainel } from "./usePainel";
+import { Atalhos } from "./Atalhos";
+import { Backfill } from "./Backfill";
+import { Contadores } from "./Contadores";
+import { ItemRevisao } from "./ItemRevisao";
+
+export function Painel({
+  initialCounters,
+  initialPage,
+  userEmail,
+}: {
+  initialCounters: CatalogueCounters;
+  initialPage: ReviewPage;
+  userEmail: string;
+}) {
+  const painel = usePainel(initialCounters, initialPage);
+  return (
+    <div className="painel" data-ready={painel.ready ? "true" : undefined}>
+      <header className="topo">
+        <h1>Monitoramento de imagens</h1>
+        <span className="usuario">{userEmail}</span>
+      </header>
+      <section className="faixa">
+        <Backfill busy={painel.backfillBusy} batch={painel.batch} onStart={painel.startBackfill} />
+        <Contadores counters={painel.counters} />
+      </section>
+      {painel.notice && (
+        <div className={`aviso ${painel.notice.kind}`} role={painel.notice.kind === "erro" ? "alert" : "status"}>
+          <span>{painel.notice.text}</span>
+          <button type="button" onClick={painel.dismissNotice} aria-label="Fechar aviso">
+            ×
+          </button>
+        </div>
+      )}
+      <section className="revisao">
+        <div className="revisao-topo">
+          <h2>
+            Para revisar <span className="total">{painel.total}</span>
+          </h2>
+          <Atalhos />
+        </div>
+        {painel.items.length === 0 ? (
+          <p className="vazio">Nada para revisar agora. 🎉</p>
+        ) : (
+          <ol className="lista">
+            {painel.items.map((item) => (
+              <ItemRevisao
+                key={item.product_id}
+                item={item}
+                selected={painel.selected?.product_id === item.product_id}
+                candidateIndex={painel.selected?.product_id === item.product_id ? painel.candidateIndex : 0}
+                pasteRef={painel.selected?.product_id === item.product_id ? painel.pasteRef : undefined}
+                onSelect={() => painel.select(item.product_id)}
+                onChooseCandidate={(index) => {
+                  painel.select(item.product_id);
+                  painel.setCandidateIndex(index);
+                }}
+                onApprove={(url) => painel.approve(item, url)}
+                onReject={(retry) => painel.reject(item, retry)}
+                onPaste={(url) => painel.pasteUrl(item, url)}
+                onBrowserSearch={() => painel.browserSearch(item)}
+              />
+            ))}
+          </ol>
+        )}
+      </section>
+    </div>
+  );
+}

@@ -1,0 +1,151 @@
+// Written by `imagefill web add`; a later run updates it unless you edited it (then it is kept).
+/**
+ * What every route does, for either router: the session, the one RPC call, the error mapping.
+ * app-router.ts and pages-router.ts only translate a request into `responder(...)` and back.
+ */
+import type { SupabaseClient } from "@supabase/supabase-js";
+import {
+  approveImage,
+  batchProgress,
+  catalogueCounters,
+  enqueueBackfill,
+  ImagefillError,
+  rejectImage,
+  requestBrowserSearch,
+  reviewQueue,
+  type BatchProgress,
+} from "./imagefill";
+
+export type Acao = "review" | "progress" | "backfill" | "approve" | "reject" | "browser-search";
+
+/** The HTTP method each route answers (the others get 405). */
+export const METODOS: Record<Acao, "GET" | "POST"> = {
+  review: "GET",
+  progress: "GET",
+  backfill: "POST",
+  approve: "POST",
+  reject: "POST",
+  "browser-search": "POST",
+};
+
+export interface Resposta {
+  status: number;
+  body: unknown;
+}
+
+const MAX_WAIT_SECONDS = 25;
+
+/** Input the route itself refuses before any RPC (not JSON, wrong type). */
+export class BadRequest extends Error {}
+
+export function erro(status: number, code: string, message: string, hint: string | null = null): Resposta {
+  return { status, body: { error: { code, message, hint } } };
+}
+
+function objeto(body: unknown): Record<string, unknown> {
+  if (body && typeof body === "object" && !Array.isArray(body)) return body as Record<string, unknown>;
+  throw new BadRequest("Corpo da requisição inválido: envie um objeto JSON.");
+}
+
+function text(body: Record<string, unknown>, key: string): string {
+  const value = body[key];
+  if (typeof value === "string" || typeof value === "number") return String(value);
+  throw new BadRequest(`Campo obrigatório ausente: ${key}.`);
+}
+
+function integerParam(value: string | null, name: string, fallback: number): number {
+  if (value === null || value === "") return fallback;
+  if (!/^-?\d+$/.test(value)) throw new BadRequest(`${name} deve ser um número inteiro (recebido: ${value}).`);
+  return Number(value);
+}
+
+/** POST backfill?limit=50[&wait=10]: queues a batch; with `wait`, waits up to that many seconds for it. */
+async function backfill(supabase: SupabaseClient, params: URLSearchParams) {
+  const limit = integerParam(params.get("limit"), "limit", 50);
+  const wait = integerParam(params.get("wait"), "wait", 0);
+  if (wait < 0 || wait > MAX_WAIT_SECONDS) {
+    throw new BadRequest(`wait deve estar entre 0 e ${MAX_WAIT_SECONDS} segundos (recebido: ${wait}).`);
+  }
+  const queued = await enqueueBackfill(supabase, limit);
+  let progress: BatchProgress | null = null;
+  if (queued.batch_id) {
+    const deadline = Date.now() + wait * 1000;
+    progress = await batchProgress(supabase, queued.batch_id);
+    while (progress.done < progress.total && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      progress = await batchProgress(supabase, queued.batch_id);
+    }
+  }
+  return {
+    ...queued,
+    processed: progress?.done ?? 0,
+    ok: progress?.ok ?? 0,
+    needs_review: progress?.needs_review ?? 0,
+    error: progress?.error ?? 0,
+    still_running: progress ? progress.total - progress.done : 0,
+    progress,
+  };
+}
+
+async function executar(
+  acao: Acao,
+  supabase: SupabaseClient,
+  params: URLSearchParams,
+  lerCorpo: () => Promise<unknown>,
+): Promise<unknown> {
+  switch (acao) {
+    case "review":
+      // GET review?limit=20&offset=0: products in needs_review with their live candidates.
+      return reviewQueue(supabase, integerParam(params.get("limit"), "limit", 20), integerParam(params.get("offset"), "offset", 0));
+    case "progress": {
+      // GET progress[?batch_id=…]: catalogue counters, and the batch's when given.
+      const batchId = params.get("batch_id");
+      const [catalogue, batch] = await Promise.all([
+        catalogueCounters(supabase),
+        batchId ? batchProgress(supabase, batchId) : Promise.resolve(null),
+      ]);
+      return { catalogue, batch };
+    }
+    case "backfill":
+      return backfill(supabase, params);
+    case "approve": {
+      // A candidate of ours keeps its source; any other URL (pasted) becomes `manual`.
+      const body = objeto(await lerCorpo());
+      return approveImage(supabase, text(body, "product_id"), text(body, "url"));
+    }
+    case "reject": {
+      // The product's candidates are never proposed again; with retry the automatic search runs once more.
+      const body = objeto(await lerCorpo());
+      return rejectImage(supabase, text(body, "product_id"), text(body, "reason"), body.retry === true);
+    }
+    case "browser-search": {
+      const body = objeto(await lerCorpo());
+      return requestBrowserSearch(supabase, text(body, "product_id"));
+    }
+  }
+}
+
+/** One route call: signed in or 401, then the RPC with the caller's own session (the database decides
+ * who may do what), its refusals mapped to the documented status codes. */
+export async function responder(
+  acao: Acao,
+  supabase: SupabaseClient,
+  params: URLSearchParams,
+  lerCorpo: () => Promise<unknown>,
+): Promise<Resposta> {
+  const { data, error } = await supabase.auth.getUser();
+  if (error || !data.user) {
+    return erro(401, "unauthenticated", "Entre com a sua conta para usar o painel de imagens.");
+  }
+  try {
+    return { status: 200, body: await executar(acao, supabase, params, lerCorpo) };
+  } catch (exc) {
+    if (exc instanceof ImagefillError) return erro(exc.status, exc.code, exc.message, exc.hint);
+    if (exc instanceof BadRequest) return erro(400, "bad_request", exc.message);
+    throw exc;
+  }
+}
+
+export function metodoRecusado(acao: Acao): Resposta {
+  return erro(405, "method_not_allowed", `Use ${METODOS[acao]} nesta rota.`);
+}

@@ -1,0 +1,4 @@
+import { PainelDeImagens } from "__NS__/PainelDeImagens";
+export default function MonitoramentoPage() {
+    return <PainelDeImagens />;
+}

@@ -1,0 +1,2 @@
+import { rota } from "__NS__/pages-router";
+export default rota("__ACAO__");

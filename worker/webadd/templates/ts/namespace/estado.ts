@@ -1,0 +1,30 @@
+/** What /monitoramento shows, decided on the server for either router: who is asking, then the data. */
+import type { SupabaseClient } from "@supabase/supabase-js";
+import {
+  catalogueCounters,
+  ImagefillError,
+  isImageOperator,
+  reviewQueue,
+  type CatalogueCounters,
+  type ReviewPage,
+} from "./imagefill";
+
+export type EstadoMonitoramento =
+  | { estado: "sem-sessao" }
+  | { estado: "negado"; mensagem: string }
+  | { estado: "ok"; counters: CatalogueCounters; page: ReviewPage; userEmail: string };
+
+export async function carregarEstado(supabase: SupabaseClient): Promise<EstadoMonitoramento> {
+  const { data } = await supabase.auth.getUser();
+  if (!data.user) return { estado: "sem-sessao" };
+  try {
+    if (!(await isImageOperator(supabase))) {
+      return { estado: "negado", mensagem: "Acesso negado: sua conta não pode revisar imagens de produtos." };
+    }
+    const [counters, page] = await Promise.all([catalogueCounters(supabase), reviewQueue(supabase, 50, 0)]);
+    return { estado: "ok", counters, page, userEmail: data.user.email ?? "" };
+  } catch (exc) {
+    if (exc instanceof ImagefillError && exc.status === 403) return { estado: "negado", mensagem: exc.message };
+    throw exc;
+  }
+}
