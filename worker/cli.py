@@ -23,7 +23,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from worker.database import DatabaseUnavailable, NotMigrated, connect, connect_migrated, unavailable_message
-from worker.migrate import apply_migrations, catalogue_pending, waiting_migrations
+from worker.migrate import (
+    CataloguePending,
+    apply_migrations,
+    catalogue_pending,
+    resolve_mapping,
+    stored_mapping,
+    waiting_migrations,
+)
 from worker.schema import (
     ID_TYPES,
     CatalogueTable,
@@ -135,6 +142,14 @@ IdTypeOption = Annotated[str, typer.Option(help=f"Tipo da chave: {', '.join(ID_T
 NameColumnOption = Annotated[str, typer.Option(help="Coluna com o nome do produto")]
 BrandColumnOption = Annotated[str, typer.Option(help="Coluna com a marca (criada se faltar)")]
 EanColumnOption = Annotated[str, typer.Option(help="Coluna com o EAN/código de barras")]
+ImageUrlColumnOption = Annotated[
+    str,
+    typer.Option(
+        help="Coluna com a URL da foto do produto (a do seu app, ex.: foto_url; criada se faltar)."
+        " Produtos que já têm foto nela ficam ok/manual e nunca entram na fila; o Imagefill grava"
+        " nela a URL da imagem que salvar"
+    ),
+]
 
 
 @schema_app.command("render")
@@ -146,6 +161,7 @@ def schema_render(
     name_column: NameColumnOption = "name",
     brand_column: BrandColumnOption = "brand",
     ean_column: EanColumnOption = "ean",
+    image_url_column: ImageUrlColumnOption = "image_url",
     out: Annotated[
         Path | None, typer.Option(help="Pasta onde gravar as migrations (sem ela, imprime o SQL)")
     ] = None,
@@ -170,6 +186,7 @@ def schema_render(
         name_column=name_column,
         brand_column=brand_column,
         ean_column=ean_column,
+        image_url_column=image_url_column,
     )
     try:
         if one_file and out is not None:
@@ -200,7 +217,7 @@ def schema_inspect(database: DatabaseOption = None) -> None:
             candidates = await inspect_catalogue_tables(conn)
         finally:
             await conn.close()
-        view = Table("tabela", "linhas (aprox.)", "chave", "nome?", "ean?", "colunas de texto")
+        view = Table("tabela", "linhas (aprox.)", "chave", "nome?", "ean?", "foto?", "colunas de texto")
         for c in candidates:
             view.add_row(
                 f"{c.schema}.{c.table}",
@@ -208,6 +225,7 @@ def schema_inspect(database: DatabaseOption = None) -> None:
                 f"{c.key_column} ({c.key_type})" if c.key_column else "—",
                 c.likely_name or "—",
                 c.likely_ean or "—",
+                c.likely_image_url or "—",
                 ", ".join(c.text_columns),
             )
         console.print(view)
@@ -215,11 +233,23 @@ def schema_inspect(database: DatabaseOption = None) -> None:
             if c.key_column and c.likely_name and c.likely_ean:
                 # Without a brand column of its own the render adds `brand`: say so rather than guess.
                 brand = f"--brand-column {c.likely_brand} " if c.likely_brand else ""
+                # The app's picture column: its pictures count as a person's and are never searched for.
+                picture = (
+                    f"--image-url-column {c.likely_image_url} "
+                    if c.likely_image_url and c.likely_image_url != "image_url"
+                    else ""
+                )
                 console.print(
                     f"sugestão: imagefill schema render --schema {c.schema} --table {c.table} "
                     f"--id-column {c.key_column} --id-type {c.key_type} --name-column {c.likely_name} "
-                    f"{brand}--ean-column {c.likely_ean} --one-file --out supabase/migrations"
+                    f"{brand}--ean-column {c.likely_ean} {picture}--one-file --out supabase/migrations",
+                    soft_wrap=True,  # a command to copy: never cut across lines
                 )
+                if c.likely_image_url and c.likely_image_url != "image_url":
+                    console.print(
+                        f"  (a foto do produto parece estar em {c.likely_image_url}: produtos que já têm"
+                        " foto ali ficam ok/manual e nunca são buscados; confira --image-url-column)"
+                    )
                 if not c.likely_brand:
                     console.print(
                         f"  (nenhuma coluna de marca reconhecida em {c.table}: a migration cria `brand`;"
@@ -229,30 +259,53 @@ def schema_inspect(database: DatabaseOption = None) -> None:
     run_async(run(), dsn)
 
 
+def _mapping_option(help_text: str) -> Any:
+    """A `migrate` mapping option: no default, so that an option not given can be told apart from
+    one given with the default's value (the stored mapping fills what is not given)."""
+    return typer.Option(help=f"{help_text} (padrão: o mapeamento gravado na primeira instalação)")
+
+
 @app.command()
 def migrate(
     database: DatabaseOption = None,
-    table: TableOption = "products",
-    schema: SchemaOption = "public",
-    id_column: IdColumnOption = "id",
-    id_type: IdTypeOption = "uuid",
-    name_column: NameColumnOption = "name",
-    brand_column: BrandColumnOption = "brand",
-    ean_column: EanColumnOption = "ean",
+    table: Annotated[str | None, _mapping_option("Tabela do catálogo; sem instalação: products")] = None,
+    schema: Annotated[str | None, _mapping_option("Schema da tabela; sem instalação: public")] = None,
+    id_column: Annotated[str | None, _mapping_option("Coluna da chave primária; sem instalação: id")] = None,
+    id_type: Annotated[
+        str | None, _mapping_option(f"Tipo da chave: {', '.join(ID_TYPES)}; sem instalação: uuid")
+    ] = None,
+    name_column: Annotated[str | None, _mapping_option("Coluna com o nome; sem instalação: name")] = None,
+    brand_column: Annotated[
+        str | None, _mapping_option("Coluna com a marca (criada se faltar); sem instalação: brand")
+    ] = None,
+    ean_column: Annotated[str | None, _mapping_option("Coluna com o EAN; sem instalação: ean")] = None,
+    image_url_column: Annotated[
+        str | None,
+        _mapping_option("Coluna com a URL da foto (a do seu app, ex.: foto_url); sem instalação: image_url"),
+    ] = None,
 ) -> None:
-    """Instala (ou atualiza) o Imagefill no banco: tudo numa transação, tudo ou nada."""
+    """Instala (ou atualiza) o Imagefill no banco: tudo numa transação, tudo ou nada. O mapeamento
+    do catálogo da primeira instalação fica gravado: depois, `imagefill migrate` basta."""
     dsn = database_url(database)
-    catalogue = CatalogueTable(
-        schema=schema,
-        table=table,
-        id_column=id_column,
-        id_type=id_type,
-        name_column=name_column,
-        brand_column=brand_column,
-        ean_column=ean_column,
-    )
+    options = {
+        "table": table,
+        "schema": schema,
+        "id_column": id_column,
+        "id_type": id_type,
+        "name_column": name_column,
+        "brand_column": brand_column,
+        "ean_column": ean_column,
+        "image_url_column": image_url_column,
+    }
+    given = {name: value for name, value in options.items() if value is not None}
 
     async def run() -> None:
+        conn = await connect(dsn)
+        try:
+            stored = await stored_mapping(conn)
+        finally:
+            await conn.close()
+        catalogue = resolve_mapping(stored, given)
         try:
             applied = await apply_migrations(dsn, catalogue)
         except asyncpg.PostgresError as exc:
@@ -260,6 +313,10 @@ def migrate(
                 f"a instalação falhou e nada foi aplicado (transação desfeita): {postgres_message(exc)}",
                 EXIT_FAILED,
             ) from None
+        if stored is not None:
+            console.print(
+                f"Catálogo: {catalogue.schema}.{catalogue.table} (mapeamento gravado na primeira instalação)."
+            )
         conn = await connect(dsn)
         try:
             waiting = await waiting_migrations(conn, catalogue)
@@ -274,7 +331,7 @@ def migrate(
         for migration in applied:
             console.print(f"  aplicada {migration.version}_{migration.name}")
         print_waiting(waiting)
-        print_next_steps(pending.without_image, pending.with_valid_gtin, pending.queued)
+        print_next_steps(pending)
 
     run_async(run(), dsn)
 
@@ -288,25 +345,26 @@ def print_waiting(waiting: list[RenderedMigration]) -> None:
         )
 
 
-def print_next_steps(without_image: int, with_valid_gtin: int, queued: int) -> None:
+def print_next_steps(pending: CataloguePending) -> None:
     """The triggers only queue products inserted or changed from now on: say what to do about the
     catalogue that was already there."""
-    if without_image == 0:
+    if pending.without_image == 0:
         console.print("Todos os produtos já têm imagem.")
         return
-    waiting = max(with_valid_gtin - queued, 0)
+    review = f", {pending.in_review} aguardando revisão no painel" if pending.in_review else ""
     console.print(
-        f"{without_image} produtos sem imagem; {with_valid_gtin} com EAN válido"
-        f" ({queued} já na fila, {waiting} fora da fila)."
+        f"{pending.without_image} produtos sem imagem; {pending.with_valid_gtin} com EAN válido"
+        f" ({pending.queued} já na fila, {pending.outside_queue} fora da fila{review})."
     )
-    if waiting:
+    if pending.outside_queue:
         console.print(
-            f"Para enfileirá-los: imagefill backfill --limit {min(max(waiting, 1), 500)}"
+            f"Para enfileirá-los: imagefill backfill --limit {min(pending.outside_queue, 500)}"
             " (repita até zerar; `imagefill status` mostra quantos faltam)."
         )
-    invalid = without_image - with_valid_gtin
-    if invalid > 0:
-        console.print(f"{invalid} sem EAN válido não entram na fila: corrija o código de barras deles.")
+    if pending.invalid_gtin:
+        console.print(
+            f"{pending.invalid_gtin} sem EAN válido não entram na fila: corrija o código de barras deles."
+        )
 
 
 @app.command()
@@ -476,7 +534,7 @@ async def call_product_rpc(
 async def _waiting(dsn: str) -> list[RenderedMigration]:
     conn = await connect(dsn)
     try:
-        return await waiting_migrations(conn)
+        return await waiting_migrations(conn, await stored_mapping(conn))
     finally:
         await conn.close()
 

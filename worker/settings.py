@@ -51,7 +51,7 @@ class Settings(BaseSettings):
 
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
-    # Chosen by cost per verdict, not per token (README, "Etapa 2"): image tokens differ per family.
+    # Chosen by cost per verdict, not per token (docs/etapas.md, "Etapa 2"): image tokens differ per family.
     openai_model: str = "gpt-4.1-mini"
     openai_timeout_seconds: float = Field(default=30.0, gt=0)
     # The SDK's own retries (429 honouring Retry-After, 5xx, timeouts); then "no verdict".
@@ -107,7 +107,7 @@ class Settings(BaseSettings):
     worker_health_port: int | None = Field(default=None, ge=0, le=65535)
     # The periodic sweep: fails leases that expired on their last attempt, folds the panel
     # counters and applies the retention policy below (0 days = keep forever). 0 seconds: this
-    # worker never sweeps (pg_cron runs imagefill.sweep_image_queue instead; see README).
+    # worker never sweeps (pg_cron runs imagefill.sweep_image_queue instead; see docs/worker.md).
     worker_sweep_seconds: float = Field(default=60.0, ge=0)
     retention_done_jobs_days: int = Field(default=30, ge=0)
     retention_events_days: int = Field(default=90, ge=0)
