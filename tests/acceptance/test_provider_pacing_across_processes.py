@@ -19,6 +19,14 @@ SEARCH_PER_SECOND = 2.0
 OPENAI_PER_MINUTE = 120.0
 
 
+async def all_listening(workers: list[WorkerProcess]) -> bool:
+    """Every process is up and waiting for jobs (so the clock below starts with the work)."""
+    try:
+        return all(w.health().get("listener_connected") is True for w in workers)
+    except OSError:
+        return False
+
+
 def paced_bound(calls: int, interval: float) -> float:
     """The least time `calls` paced calls can take from the first slot: (n − 1) × interval."""
     return (calls - 1) * interval
@@ -30,7 +38,7 @@ async def test_three_processes_together_keep_to_the_plans_pace(
     services: OfflineServices,
 ) -> None:
     assert services.search is not None
-    for _ in range(3):
+    workers = [
         start_worker(
             judge=True,
             search=True,
@@ -38,6 +46,9 @@ async def test_three_processes_together_keep_to_the_plans_pace(
             IMAGE_SEARCH_RATE_PER_SECOND=str(SEARCH_PER_SECOND),
             OPENAI_REQUESTS_PER_MINUTE=str(OPENAI_PER_MINUTE),
         )
+        for _ in range(3)
+    ]
+    await wait_until(lambda: all_listening(workers), within=60)
     # No slot can be given before the first product exists. Arrival times only ever come later than
     # their slots (a busy machine delays a call, never hastens it), so "the last call arrived at
     # least (n − 1) intervals after this instant" holds on any machine that paces, and fails on one
