@@ -40,8 +40,8 @@ async def test_every_migration_applies_twice(templates: Templates) -> None:
             )
         # Enqueue on insert/update, reset on EAN change, blank image_url to NULL, the four
         # panel-counter triggers, and the three that keep jobs tied to their products (delete,
-        # truncate, key change).
-        assert triggers == [11, 11]
+        # truncate, key change), and the Realtime broadcast of counter changes (the tally's).
+        assert triggers == [12, 12]
         # The counters were seeded once, not once per run.
         assert await conn.fetchval("select count(*) from imagefill.image_tally") == 0
     finally:
