@@ -248,6 +248,23 @@ alter function realtime.send(jsonb, text, text, boolean) owner to supabase_realt
 grant execute on function realtime.topic(), realtime.send(jsonb, text, text, boolean)
   to postgres, anon, authenticated, service_role;
 
+-- The real service reads new broadcast rows from logical replication, i.e. once committed and in
+-- commit order. The Realtime stand-in (worker/offline/realtime_server.py) gets the same from a
+-- NOTIFY, which Postgres also delivers at commit (a rolled-back join probe sends nothing).
+create or replace function realtime.standin_notify_message()
+  returns trigger
+  language plpgsql
+  as $function$
+begin
+  perform pg_notify('realtime_standin_messages', new.id::text);
+  return null;
+end;
+$function$;
+alter function realtime.standin_notify_message() owner to supabase_realtime_admin;
+create or replace trigger standin_notify_message after insert on realtime.messages
+  for each row when (new.extension = 'broadcast')
+  execute function realtime.standin_notify_message();
+
 -- Lock the platform schemas: only the superuser may create objects in them.
 revoke create on schema auth, storage, realtime, extensions from public, postgres;
 
