@@ -11,6 +11,7 @@ import asyncpg
 
 from tests.harness import DEFAULT_CATALOGUE, MigratedDatabase, Templates, ean13, insert_products
 from worker.migrate import apply_migrations, waiting_migrations
+from worker.queue import JobQueue
 
 
 async def messages(conn: asyncpg.Connection) -> list[tuple[str, str]]:
@@ -125,3 +126,26 @@ async def test_without_realtime_the_step_stays_pending(templates: Templates) -> 
         assert await conn.fetchval("select count(*) from public.image_jobs") == 1
     finally:
         await conn.close()
+
+
+async def test_the_workers_poll_tick_sends_what_a_burst_left_pending(templates: Templates) -> None:
+    """JobQueue.flush_broadcasts (called by the runner on each poll tick)."""
+    db = templates.fresh_database()
+    bare = templates.empty_database()
+    bare.cluster.psql("drop schema realtime cascade", dbname=bare.name)
+    await apply_migrations(bare.dsn)
+    for target, expected in ((db, 2), (bare, 0)):
+        pool = await asyncpg.create_pool(target.dsn, min_size=1, max_size=2)
+        assert pool is not None
+        try:
+            if expected:
+                await pool.execute(
+                    "insert into imagefill.realtime_sent (topic, sent_at, pending)"
+                    " values ('imagefill:progress', now() - interval '1 s', true),"
+                    " ('imagefill:review', now() - interval '1 s', true)"
+                )
+            queue = JobQueue(pool, "w-flush", 60)
+            assert await queue.flush_broadcasts() == expected
+            assert await queue.flush_broadcasts() == 0
+        finally:
+            await pool.close()
