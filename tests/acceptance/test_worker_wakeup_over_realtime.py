@@ -8,15 +8,18 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import asyncpg
 import pytest
 
-from tests.acceptance.conftest import WorkerProcess
+from tests.acceptance.conftest import WorkerProcess, worker_env
+from tests.acceptance.test_cli_commands import imagefill
 from tests.harness import MigratedDatabase, ean13, wait_until
 from worker.offline.panel import serve
 from worker.offline.postgrest import PostgrestStandIn, mint_jwt
 from worker.offline.realtime_server import RealtimeStandIn
+from worker.offline.services import OfflineServices
 
 
 async def _reviewed(conn: asyncpg.Connection, product_id: object) -> bool:
@@ -65,6 +68,8 @@ async def test_a_worker_without_listen_wakes_up_on_realtime_and_rejoins(
     db_conn: asyncpg.Connection,
     fresh_db: MigratedDatabase,
     transaction_pooler_port: int,
+    services: OfflineServices,
+    tmp_path: Path,
 ) -> None:
     postgrest = PostgrestStandIn(fresh_db.cluster.dsn(fresh_db.name, user="authenticator"))
     realtime = RealtimeStandIn(fresh_db.dsn)
@@ -107,5 +112,18 @@ async def test_a_worker_without_listen_wakes_up_on_realtime_and_rejoins(
         )
         await wait_until(lambda: _reviewed(db_conn, product_id), within=20)
         assert await asyncio.to_thread(worker.stop) == 0
+
+        env = worker_env(
+            services,
+            f"postgresql://postgres@127.0.0.1:{transaction_pooler_port}/{fresh_db.name}",
+            tmp_path,
+            WORKER_WAKEUP="realtime",
+            STORAGE_BACKEND="local",
+            SUPABASE_URL=supabase_url,
+            SUPABASE_SERVICE_ROLE_KEY=service_key,
+        )
+        status = await imagefill(env, tmp_path, "status")
+        assert status.returncode == 0, status.stderr
+        assert "worker acorda por: realtime — Supabase Realtime" in status.stdout, status.stdout
     finally:
         await runner.cleanup()
