@@ -149,3 +149,28 @@ async def test_the_workers_poll_tick_sends_what_a_burst_left_pending(templates: 
             assert await queue.flush_broadcasts() == 0
         finally:
             await pool.close()
+
+
+async def test_a_repeatable_read_writer_is_never_failed_by_a_ping(fresh_db: MigratedDatabase) -> None:
+    """Its snapshot predates the last send, so it cannot lock the coalescing row: its statement
+    still succeeds and its ping goes out uncoalesced."""
+    writer = await asyncpg.connect(fresh_db.dsn)
+    other = await asyncpg.connect(fresh_db.dsn)
+    try:
+        [first] = await insert_products(writer, DEFAULT_CATALOGUE, [("A", ean13(1))])
+        await writer.execute("select pg_sleep(0.3)")
+        transaction = writer.transaction(isolation="repeatable_read")
+        await transaction.start()
+        await writer.execute("select 1")  # the snapshot
+        await other.execute("select pg_sleep(0.3)")
+        await insert_products(other, DEFAULT_CATALOGUE, [("B", ean13(2))])  # updates the row after it
+        await writer.execute("select pg_sleep(0.3)")
+        await writer.execute(
+            "update public.products set image_status = 'needs_review' where id = $1::uuid", first
+        )
+        await transaction.commit()
+        sent = await messages(other)
+        assert sent.count(("imagefill:review", "changed")) == 1, sent
+    finally:
+        await writer.close()
+        await other.close()

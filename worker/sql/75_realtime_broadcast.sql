@@ -32,6 +32,9 @@ alter table imagefill.realtime_sent enable row level security;
 -- Sends one "changed" ping on a topic unless one went out less than 250 ms ago (then the topic is
 -- marked pending). SKIP LOCKED: a statement that finds the row locked leaves the send to the
 -- transaction holding it (a drain's completions never queue up behind one another here).
+-- A REPEATABLE READ or SERIALIZABLE caller whose snapshot predates the last send cannot lock the
+-- row (serialization failure): a ping must never fail the caller's statement, so that one is sent
+-- without coalescing (the subtransaction of the EXCEPTION block is per statement, not per row).
 create or replace function imagefill.broadcast(p_topic text, p_event text, p_force boolean default false)
 returns boolean
 language plpgsql
@@ -42,23 +45,28 @@ declare
   v_sent_at timestamptz;
   v_pending boolean;
 begin
-  select s.sent_at, s.pending into v_sent_at, v_pending
-    from imagefill.realtime_sent s where s.topic = p_topic
-     for update skip locked;
-  if not found then
-    insert into imagefill.realtime_sent (topic, sent_at) values (p_topic, clock_timestamp())
-    on conflict (topic) do nothing;
+  begin
+    select s.sent_at, s.pending into v_sent_at, v_pending
+      from imagefill.realtime_sent s where s.topic = p_topic
+       for update skip locked;
     if not found then
-      return false;  -- another transaction holds the row: it sends (or marks pending)
+      insert into imagefill.realtime_sent (topic, sent_at) values (p_topic, clock_timestamp())
+      on conflict (topic) do nothing;
+      if not found then
+        return false;  -- another transaction holds the row: it sends (or marks pending)
+      end if;
+    elsif not p_force and v_sent_at > clock_timestamp() - interval '250 milliseconds' then
+      if not v_pending then
+        update imagefill.realtime_sent set pending = true where topic = p_topic;
+      end if;
+      return false;
+    else
+      update imagefill.realtime_sent set sent_at = clock_timestamp(), pending = false where topic = p_topic;
     end if;
-  elsif not p_force and v_sent_at > clock_timestamp() - interval '250 milliseconds' then
-    if not v_pending then
-      update imagefill.realtime_sent set pending = true where topic = p_topic;
-    end if;
-    return false;
-  else
-    update imagefill.realtime_sent set sent_at = clock_timestamp(), pending = false where topic = p_topic;
-  end if;
+  exception
+    when serialization_failure then
+      null;  -- send below, uncoalesced
+  end;
   perform realtime.send(jsonb_build_object('topic', p_topic, 'at', clock_timestamp()), p_event, p_topic, true);
   return true;
 end
