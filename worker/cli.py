@@ -488,6 +488,7 @@ def status(database: DatabaseOption = None) -> None:
     print_waiting(run_async(_waiting(dsn), dsn))
     _print_storage_check(database)
     if settings is not None:
+        _print_wakeup(settings)
         _print_stage_plan(settings)
         _print_usage(state["usage"], settings)
         _print_budget(state["spend"], state["spend_windows"], settings)
@@ -574,6 +575,22 @@ def _settings_for_status(database: str | None) -> Settings | None:
     except SettingsError as exc:
         err_console.print(f"[yellow]aviso:[/yellow] etapas e custos não exibidos — {exc}")
         return None
+
+
+def _print_wakeup(settings: Settings) -> None:
+    """WORKER_WAKEUP as this environment sets it; what is live right now is on each worker's /health."""
+    how = {
+        "listen": "LISTEN/NOTIFY (conexão direta ou session pooler)",
+        "realtime": "Supabase Realtime, canal privado imagefill:jobs (qualquer pooler)",
+        "poll": "só polling",
+    }[settings.worker_wakeup.value]
+    if settings.worker_wakeup.value == "listen" and settings.uses_transaction_pooler:
+        how = "só polling: o transaction pooler (porta 6543) não faz LISTEN; use WORKER_WAKEUP=realtime"
+    console.print(
+        f"worker acorda por: {settings.worker_wakeup.value} — {how}; polling a cada"
+        f" {settings.worker_poll_seconds:g} s em todos os modos"
+        " (o que está ativo agora: /health, wakeup_live)"
+    )
 
 
 def _print_stage_plan(settings: Settings) -> None:

@@ -4,11 +4,14 @@ import { Atalhos } from "./Atalhos";
 import { Backfill } from "./Backfill";
 import { Contadores } from "./Contadores";
 import { ItemRevisao } from "./ItemRevisao";
-export function Painel({ initialCounters, initialPage, userEmail, }) {
-    const painel = usePainel(initialCounters, initialPage);
+export function Painel({ initialCounters, initialPage, userEmail, realtime = null, }) {
+    const painel = usePainel(initialCounters, initialPage, realtime);
     return (<div className="painel" data-ready={painel.ready ? "true" : undefined}>
       <header className="topo">
         <h1>Monitoramento de imagens</h1>
+        <span className="modo" data-testid="modo" data-mode={painel.live ? "live" : "poll"}>
+          {painel.live ? "ao vivo" : `atualizando a cada ${painel.pollSeconds} s`}
+        </span>
         <span className="usuario">{userEmail}</span>
       </header>
       <section className="faixa">

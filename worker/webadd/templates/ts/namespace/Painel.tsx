@@ -1,6 +1,7 @@
 "use client";
 
 import type { CatalogueCounters, ReviewPage } from "./imagefill";
+import type { ConfigAoVivo } from "./aoVivo";
 import { usePainel } from "./usePainel";
 import { Atalhos } from "./Atalhos";
 import { Backfill } from "./Backfill";
@@ -11,16 +12,21 @@ export function Painel({
   initialCounters,
   initialPage,
   userEmail,
+  realtime = null,
 }: {
   initialCounters: CatalogueCounters;
   initialPage: ReviewPage;
   userEmail: string;
+  realtime?: ConfigAoVivo | null;
 }) {
-  const painel = usePainel(initialCounters, initialPage);
+  const painel = usePainel(initialCounters, initialPage, realtime);
   return (
     <div className="painel" data-ready={painel.ready ? "true" : undefined}>
       <header className="topo">
         <h1>Monitoramento de imagens</h1>
+        <span className="modo" data-testid="modo" data-mode={painel.live ? "live" : "poll"}>
+          {painel.live ? "ao vivo" : `atualizando a cada ${painel.pollSeconds} s`}
+        </span>
         <span className="usuario">{userEmail}</span>
       </header>
       <section className="faixa">

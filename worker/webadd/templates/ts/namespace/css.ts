@@ -175,6 +175,7 @@ html.light .imagefill-painel,
 .imagefill-painel .topo { display: flex; justify-content: space-between; align-items: baseline; }
 .imagefill-painel .topo h1 { margin: 0 0 12px; font-size: 24px; }
 .imagefill-painel .usuario { color: var(--suave); font-size: 14px; }
+.imagefill-painel .modo { color: var(--suave); font-size: 13px; margin-left: auto; margin-right: 16px; }
 .imagefill-painel .faixa { display: grid; grid-template-columns: minmax(280px, 1fr) 2fr; gap: 16px; align-items: start; }
 .imagefill-painel .backfill,
 .imagefill-painel .contadores,
