@@ -15,17 +15,8 @@ from typing import Any
 import asyncpg
 import pytest
 
+from tests.audit_history import NOT_OPERATOR, as_operator, generate_history
 from tests.harness import MigratedDatabase, ean13, insert_products
-
-OPERATOR_ID = "99999999-0000-0000-0000-00000000abcd"
-OPERATOR = json.dumps({"sub": OPERATOR_ID, "role": "authenticated"})
-NOT_OPERATOR = json.dumps({"role": "authenticated"})  # signed in, but no user id: not an operator
-
-
-async def as_operator(conn: asyncpg.Connection, claims: str = OPERATOR) -> None:
-    """What PostgREST does for a signed-in user's supabase.rpc(...) call."""
-    await conn.execute("set role authenticated")
-    await conn.execute("select set_config('request.jwt.claims', $1, false)", claims)
 
 
 async def claim(worker: asyncpg.Connection, product_id: str) -> asyncpg.Record:
@@ -373,34 +364,6 @@ async def test_an_undo_racing_a_new_automatic_approval_loses_nothing(
 
 BANDS = (0.80, 0.85, 0.90, 0.95)
 SOURCES = ("openfoodfacts", "search_api", "browser")
-
-
-async def generate_history(
-    conn: asyncpg.Connection, cat: Any, rows: list[tuple[str, float, datetime]]
-) -> None:
-    """Products holding automatic pictures, finished through the job update the trigger watches."""
-    ids = await insert_products(conn, cat, [(f"Produto {i}", None) for i in range(len(rows))])
-    await conn.execute(
-        f"update {cat.qualified} p set image_status = 'ok',"
-        f" image_url = 'https://s.example/' || p.{cat.id} || '.jpg',"
-        " image_source = x.source::public.image_source, image_confidence = x.confidence,"
-        " image_updated_at = x.at"
-        " from unnest($1::text[], $2::text[], $3::numeric[], $4::timestamptz[]) x(id, source, confidence, at)"
-        f" where p.{cat.id}::text = x.id",
-        ids,
-        [r[0] for r in rows],
-        [r[1] for r in rows],
-        [r[2] for r in rows],
-    )
-    await conn.execute(
-        "insert into public.image_jobs (product_id, kind, status, locked_by, locked_until)"
-        " select unnest($1::uuid[]), 'enrich', 'running', 'w', now() + interval '1 hour'",
-        ids,
-    )
-    await conn.execute(
-        "update public.image_jobs set status = 'done', finished_at = now(),"
-        " result = jsonb_build_object('outcome', 'ok', 'original_url', 'https://o.example/' || product_id)"
-    )
 
 
 async def test_the_sample_is_proportional_per_stratum_with_the_weekly_minimum(

@@ -519,14 +519,33 @@ begin
 end
 $$;
 
+-- `imagefill eval --from-audits`: every audited approval as a labelled row (the picture the judge
+-- saw, by its original URL, and the person's verdict), oldest audit first.
+create or replace function imagefill.audited_approvals()
+returns table (approval_id bigint, ean text, name text, brand text, original_url text, correct boolean,
+               source text, confidence numeric, approved_at timestamptz, audited_at timestamptz)
+language sql
+stable
+set search_path = ''
+as $$
+  select a.id, p.{{col_ean}}::text, p.{{col_name}}::text, p.{{col_brand}}::text, a.original_url,
+         a.verdict = 'confirmed', a.source::text, a.confidence, a.approved_at, a.audited_at
+    from public.image_auto_approvals a
+    join {{products}} p on p.{{col_id}} = a.product_id
+   where a.verdict is not null
+   order by a.audited_at, a.id;
+$$;
+
 revoke all on function
   imagefill.audit_sample_key(text),
   imagefill.record_auto_approval(),
   imagefill.untally_auto_approvals(),
   imagefill.audit_sample_cuts(date),
-  imagefill.wilson_interval(bigint, bigint, double precision)
+  imagefill.wilson_interval(bigint, bigint, double precision),
+  imagefill.audited_approvals()
 from public;
-grant execute on function imagefill.wilson_interval(bigint, bigint, double precision) to service_role;
+grant execute on function imagefill.wilson_interval(bigint, bigint, double precision),
+  imagefill.audited_approvals() to service_role;
 revoke all on function
   public.image_audit_queue(text, integer, timestamptz, bigint),
   public.confirm_auto_approval(bigint),
