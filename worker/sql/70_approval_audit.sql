@@ -44,6 +44,37 @@ create index if not exists image_auto_approvals_pending_idx
 create index if not exists image_auto_approvals_audited_idx
   on public.image_auto_approvals (source, band) include (confidence, verdict) where verdict is not null;
 
+-- Approvals per week and stratum, as signed deltas (one row per approval, -n per delete) that
+-- are folded into one row per stratum now and then (below), so a page never counts a week's
+-- approvals and a completion never waits for a shared counter row. Kept out of the panel
+-- counters (imagefill.image_tally): every other panel call reads all of those.
+create table if not exists imagefill.audit_week_counts (
+  week date not null,
+  source public.image_source not null,
+  band numeric(3, 2) not null,
+  n bigint not null
+);
+create index if not exists audit_week_counts_week_idx on imagefill.audit_week_counts (week);
+revoke all on imagefill.audit_week_counts from public, anon, authenticated;
+
+-- Folds one week's deltas into a row per stratum. Never waits: rows another transaction holds
+-- (its own fold) are left for the next one.
+create or replace function imagefill.fold_audit_week_counts(p_week date)
+returns void
+language sql
+set search_path = ''
+as $$
+  with mine as (
+    select c.ctid from imagefill.audit_week_counts c where c.week = p_week for update skip locked
+  ),
+  gone as (
+    delete from imagefill.audit_week_counts c using mine m where c.ctid = m.ctid
+    returning c.source, c.band, c.n
+  )
+  insert into imagefill.audit_week_counts (week, source, band, n)
+  select p_week, g.source, g.band, sum(g.n) from gone g group by g.source, g.band having sum(g.n) <> 0;
+$$;
+
 -- The sample's settings: one row, changed with plain SQL (see the README), read at every call,
 -- so a change applies to the next page without a restart. Nothing is stored per approval: the
 -- sample follows from these numbers, the weekly counts and each approval's fixed key.
@@ -73,38 +104,43 @@ as $$
   select (('x' || substr(md5(p_text), 1, 8))::bit(32)::bigint)::double precision / 4294967296
 $$;
 
--- Weekly counts per stratum live in the panel counters (50_panel_queries: append-only deltas
--- folded by the sweep), so a page never counts a week's approvals: 'approvals:<week>:<source>:<band>'.
 create or replace function imagefill.record_auto_approval()
 returns trigger
 language plpgsql
 security definer  -- the worker (service_role) does not write the audit table itself
 set search_path = ''
 as $$
+declare
+  v_week date;
+  v_source public.image_source;
+  v_band numeric;
 begin
-  with added as (
-    insert into public.image_auto_approvals
-      (product_id, job_id, url, original_url, source, site, confidence, reason, approved_at, sample_key)
-    select p.{{col_id}}, new.id, p.image_url, new.result ->> 'original_url', p.image_source,
-           case when p.image_source <> 'openfoodfacts' then
-             coalesce(new.result ->> 'page_host', substring(new.result ->> 'original_url' from '^[a-zA-Z]+://([^/:?#]+)'))
-           end,
-           p.image_confidence, c.reason, p.image_updated_at, imagefill.audit_sample_key(new.id::text)
-      from {{products}} p
-      left join lateral (
-        -- The judge's words about the picture it approved, from this job's candidates.
-        select e ->> 'reason' as reason
-          from jsonb_array_elements(p.image_candidate_urls) e
-         where e ->> 'url' = new.result ->> 'original_url'
-         order by (e ->> 'job_id' = new.id::text) desc nulls last
-         limit 1
-      ) c on true
-     where p.{{col_id}} = new.product_id and p.image_status = 'ok' and p.image_source <> 'manual'
-    returning week, source, band
-  )
-  insert into imagefill.image_tally (counter, n)
-  select 'approvals:' || to_char(a.week, 'YYYY-MM-DD') || ':' || a.source::text || ':' || a.band::text, 1
-    from added a;
+  insert into public.image_auto_approvals
+    (product_id, job_id, url, original_url, source, site, confidence, reason, approved_at, sample_key)
+  select p.{{col_id}}, new.id, p.image_url, new.result ->> 'original_url', p.image_source,
+         case when p.image_source <> 'openfoodfacts' then
+           coalesce(new.result ->> 'page_host', substring(new.result ->> 'original_url' from '^[a-zA-Z]+://([^/:?#]+)'))
+         end,
+         p.image_confidence, c.reason, p.image_updated_at, imagefill.audit_sample_key(new.id::text)
+    from {{products}} p
+    left join lateral (
+      -- The judge's words about the picture it approved, from this job's candidates.
+      select e ->> 'reason' as reason
+        from jsonb_array_elements(p.image_candidate_urls) e
+       where e ->> 'url' = new.result ->> 'original_url'
+       order by (e ->> 'job_id' = new.id::text) desc nulls last
+       limit 1
+    ) c on true
+   where p.{{col_id}} = new.product_id and p.image_status = 'ok' and p.image_source <> 'manual'
+  returning week, source, band into v_week, v_source, v_band;
+  if v_week is null then
+    return null;
+  end if;
+  insert into imagefill.audit_week_counts (week, source, band, n) values (v_week, v_source, v_band, 1);
+  -- One approval in 50 folds its week: a week holds a row per stratum plus ~50 deltas.
+  if random() < 0.02 then
+    perform imagefill.fold_audit_week_counts(v_week);
+  end if;
   return null;
 end
 $$;
@@ -116,9 +152,21 @@ security definer
 set search_path = ''
 as $$
 begin
-  insert into imagefill.image_tally (counter, n)
-  select 'approvals:' || to_char(o.week, 'YYYY-MM-DD') || ':' || o.source::text || ':' || o.band::text, -count(*)
-    from old_rows o group by 1;
+  insert into imagefill.audit_week_counts (week, source, band, n)
+  select o.week, o.source, o.band, -count(*) from old_rows o group by 1, 2, 3;
+  return null;
+end
+$$;
+
+-- TRUNCATE (a test or a bench starting over) has no transition table: the weekly counts start again.
+create or replace function imagefill.untally_truncated_approvals()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  truncate imagefill.audit_week_counts;
   return null;
 end
 $$;
@@ -134,6 +182,9 @@ create or replace trigger image_jobs_record_auto_approval
 create or replace trigger image_auto_approvals_untally
   after delete on public.image_auto_approvals
   referencing old table as old_rows for each statement execute function imagefill.untally_auto_approvals();
+create or replace trigger image_auto_approvals_untally_truncate
+  after truncate on public.image_auto_approvals
+  for each statement execute function imagefill.untally_truncated_approvals();
 
 -- First install: the pictures the judge already approved (no person reviewed them) join the
 -- audit from the job that stored them.
@@ -158,10 +209,12 @@ begin
          and p.image_reviewed_by is null and p.image_confidence is not null and p.image_updated_at is not null
       returning week, source, band
     )
-    insert into imagefill.image_tally (counter, n)
-    select 'approvals:' || to_char(a.week, 'YYYY-MM-DD') || ':' || a.source::text || ':' || a.band::text, count(*)
-      from added a group by 1;
+    insert into imagefill.audit_week_counts (week, source, band, n)
+    select a.week, a.source, a.band, count(*) from added a group by 1, 2, 3;
   end if;
+  -- Re-running the migrations folds every week's deltas (the trigger folds now and then).
+  perform imagefill.fold_audit_week_counts(w.week)
+     from (select distinct c.week from imagefill.audit_week_counts c) w;
 end
 $$;
 
@@ -187,10 +240,9 @@ begin
   v_minimum := coalesce(v_minimum, 20);
   return query
   with counts as (
-    select split_part(t.counter, ':', 3)::public.image_source as source,
-           split_part(t.counter, ':', 4)::numeric as band, sum(t.n)::bigint as n
-      from imagefill.image_tally t
-     where t.counter like 'approvals:' || to_char(p_week, 'YYYY-MM-DD') || ':%'
+    select t.source, t.band, sum(t.n)::bigint as n
+      from imagefill.audit_week_counts t
+     where t.week = p_week
      group by 1, 2 having sum(t.n) > 0
   ),
   quotas as (
@@ -291,10 +343,8 @@ begin
   -- from the partial index up to its cut (a few rows per stratum), so a page costs the sample
   -- of the weeks it visits, never the catalogue.
   for v_week in
-    select distinct split_part(t.counter, ':', 2)::date as w
-      from imagefill.image_tally t
-     where t.counter like 'approvals:%'
-       and split_part(t.counter, ':', 2)::date <= (v_at at time zone 'UTC')::date
+    select distinct t.week from imagefill.audit_week_counts t
+     where t.week <= (v_at at time zone 'UTC')::date
      order by 1 desc
   loop
     return query
@@ -506,15 +556,17 @@ begin
   if v_target is null or v_target <= 0 or v_target >= 1 then
     raise exception 'p_target deve estar entre 0 e 1 (recebido: %)', v_target using errcode = '22023';
   end if;
+  -- Confidence >= a band's start is exactly "in that band or a higher one": one pass over the
+  -- audited rows by band, then running sums from the top band down.
   return query
-  select t.band, x.n, x.k, w.low, v_target, coalesce(w.low >= v_target, false)
-    from (select distinct a.band from public.image_auto_approvals a where a.verdict is not null) t
-    cross join lateral (
-      select count(*) as n, count(*) filter (where a.verdict = 'confirmed') as k
-        from public.image_auto_approvals a
-       where a.verdict is not null and a.confidence >= t.band
-    ) x
-    cross join lateral imagefill.wilson_interval(x.k, x.n) w
+  select t.band, t.n::bigint, t.k::bigint, w.low, v_target, coalesce(w.low >= v_target, false)
+    from (select b.band, sum(b.n) over above as n, sum(b.k) over above as k
+            from (select a.band, count(*) as n, count(*) filter (where a.verdict = 'confirmed') as k
+                    from public.image_auto_approvals a
+                   where a.verdict is not null
+                   group by a.band) b
+          window above as (order by b.band desc rows between unbounded preceding and current row)) t
+    cross join lateral imagefill.wilson_interval(t.k::bigint, t.n::bigint) w
    order by t.band;
 end
 $$;
@@ -540,6 +592,8 @@ revoke all on function
   imagefill.audit_sample_key(text),
   imagefill.record_auto_approval(),
   imagefill.untally_auto_approvals(),
+  imagefill.untally_truncated_approvals(),
+  imagefill.fold_audit_week_counts(date),
   imagefill.audit_sample_cuts(date),
   imagefill.wilson_interval(bigint, bigint, double precision),
   imagefill.audited_approvals()
