@@ -228,6 +228,8 @@ returns table (source public.image_source, band numeric, approvals bigint, quota
                cut_key double precision, cut_id bigint)
 language plpgsql
 stable
+rows 12  -- one per stratum: with the default estimate (1000) the callers' plans joined the
+         -- catalogue by a hash over every product
 set search_path = ''
 as $$
 #variable_conflict use_column
@@ -333,7 +335,10 @@ begin
            a.audited_at, coalesce(p.image_status = 'ok' and p.image_updated_at = a.approved_at, false),
            coalesce((a.sample_key, a.id) <= (c.cut_key, c.cut_id), c.quota is not null)
       from page a
-      join public.products p on p.id = a.product_id
+      join lateral (
+        select y.name, y.brand, y.ean, y.image_status, y.image_updated_at
+          from public.products y where y.id = a.product_id
+      ) p on true
       left join cuts c on c.week = a.week and c.source = a.source and c.band = a.band
      order by a.approved_at desc, a.id desc;
     return;
@@ -357,9 +362,12 @@ begin
          where x.week = v_week and x.source = c.source and x.band = c.band and x.verdict is null
            and (x.sample_key, x.id) <= (coalesce(c.cut_key, 'infinity'), coalesce(c.cut_id, 9223372036854775807))
       ) a on true
-      join public.products p on p.id = a.product_id
+      -- One product by key per row (a lateral join, whatever the estimates say).
+      join lateral (
+        select y.name, y.brand, y.ean from public.products y
+         where y.id = a.product_id and y.image_status = 'ok' and y.image_updated_at = a.approved_at
+      ) p on true
      where (a.approved_at, a.id) < (v_at, v_id)
-       and p.image_status = 'ok' and p.image_updated_at = a.approved_at
      order by a.approved_at desc, a.id desc
      limit v_left;
     get diagnostics v_got = row_count;
