@@ -20,6 +20,7 @@ import asyncpg
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from worker.audit import audit_summary
 from worker.database import connect, connect_migrated
 from worker.runner import LeaseKeeper, Runner, open_worker, sweeper_for
 from worker.settings import Settings
@@ -189,6 +190,7 @@ async def catalogue_status(database_url: str) -> dict[str, Any]:
         outside = await conn.fetchval("select imagefill.products_outside_queue()")
         usage = await conn.fetch("select * from imagefill.usage_summary()")
         return {
+            "audit": await audit_summary(conn),
             "usage": [dict(r) for r in usage],
             "overall": overall,
             "oldest_queued": oldest,
