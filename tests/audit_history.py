@@ -61,3 +61,36 @@ async def generate_history(
         originals or [None] * len(ids),
     )
     return ids
+
+
+async def complete_claimed_jobs(
+    conn: asyncpg.Connection,
+    approvals: dict[str, tuple[str, str, float, str, str | None]],
+) -> None:
+    """Claims the queued enrich jobs of these products and completes each as the worker does when the
+    judge approved a picture (imagefill.complete_image_job with outcome ok). approvals: product id ->
+    (stored picture URL, source, confidence, the judge's reason, page host of a search picture)."""
+    jobs = await conn.fetch("select * from imagefill.claim_image_jobs('w', 10000, 600)")
+    claimed = {str(j["product_id"]): j["job_id"] for j in jobs}
+    assert set(approvals) <= set(claimed), "every product must have a queued enrich job"
+    for product_id, (stored, source, confidence, reason, host) in approvals.items():
+        original = f"{stored}?original"
+        result: dict[str, object] = {"outcome": "ok", "original_url": original}
+        if host:
+            result |= {"page_url": f"https://{host}/produto", "page_host": host}
+        candidates = [{"url": original, "source": source, "confidence": confidence, "reason": reason}]
+        await conn.execute(
+            "select imagefill.complete_image_job($1, 'w', 'ok', $2, $3::public.image_source, $4,"
+            " p_candidates => $5::jsonb, p_result => $6::jsonb)",
+            claimed[product_id],
+            stored,
+            source,
+            confidence,
+            json.dumps(candidates),
+            json.dumps(result),
+        )
+    # Jobs claimed on the way for other products go back to the queue.
+    await conn.execute(
+        "update public.image_jobs set status = 'queued', locked_by = null, locked_until = null"
+        " where status = 'running' and locked_by = 'w'"
+    )

@@ -25,7 +25,8 @@ function message(exc: unknown): string {
   return exc instanceof ApiError ? exc.message : "Erro inesperado. Tente de novo.";
 }
 
-export function usePainel(initialCounters: CatalogueCounters, initialPage: ReviewPage) {
+/** `keyboard`: false while another list (the audit) is on screen and owns the keys. */
+export function usePainel(initialCounters: CatalogueCounters, initialPage: ReviewPage, keyboard = true) {
   const [counters, setCounters] = useState(initialCounters);
   const [batch, setBatch] = useState<BatchProgress | null>(null);
   const [batchId, setBatchId] = useState<string | null>(null);
@@ -198,6 +199,7 @@ export function usePainel(initialCounters: CatalogueCounters, initialPage: Revie
   }, []);
 
   useEffect(() => {
+    if (!keyboard) return;
     function onKey(event: KeyboardEvent) {
       const target = event.target as HTMLElement | null;
       if (target && (target.tagName === "INPUT" || target.tagName === "TEXTAREA" || target.isContentEditable)) {
@@ -220,7 +222,7 @@ export function usePainel(initialCounters: CatalogueCounters, initialPage: Revie
     }
     window.addEventListener("keydown", onKey);
     return () => window.removeEventListener("keydown", onKey);
-  }, [approveSelected, reject, move, browserSearch, selected]);
+  }, [keyboard, approveSelected, reject, move, browserSearch, selected]);
 
   // Keys pressed before hydration would be lost: the panel says when it listens (tests wait for it).
   const [ready, setReady] = useState(false);
