@@ -3,7 +3,7 @@
 /** The audit list's state and behaviour ("Aprovadas automaticamente"): the same optimistic decisions
  * as the review list (the selection moves to the next item at once, the RPC runs in the background),
  * the precision figures refreshed after the decisions land. Components render it. */
-import { useCallback, useEffect, useMemo, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { api, ApiError } from "./api";
 import type { AuditCursor, AuditFigures, AuditItem, AuditMode } from "./imagefill";
 
@@ -11,6 +11,8 @@ export const AUDIT_PAGE_SIZE = 50;
 const AUDIT_POLL_MS = 10000;
 /** A verdict the server may not show yet in a list fetched before it landed. */
 const DECISION_MEMORY_MS = 15000;
+/** The figures are fetched once a run of quick decisions pauses, not after each one. */
+const FIGURES_AFTER_DECISIONS_MS = 700;
 
 export type AuditNotice = { kind: "ok" | "erro"; text: string } | null;
 type Verdict = "confirmed" | "wrong";
@@ -68,6 +70,18 @@ export function useAuditoria(active: boolean) {
       setNotice({ kind: "erro", text: message(exc) });
     }
   }, []);
+
+  const figuresTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
+  const refreshFiguresSoon = useCallback(() => {
+    if (figuresTimer.current) clearTimeout(figuresTimer.current);
+    figuresTimer.current = setTimeout(() => void refreshFigures(), FIGURES_AFTER_DECISIONS_MS);
+  }, [refreshFigures]);
+  useEffect(
+    () => () => {
+      if (figuresTimer.current) clearTimeout(figuresTimer.current);
+    },
+    [],
+  );
 
   useEffect(() => {
     if (!active) return;
@@ -128,7 +142,7 @@ export function useAuditoria(active: boolean) {
               : `Desfeita: ${item.name}. A imagem saiu do catálogo e o produto voltou para a busca automática.`,
           });
         }
-        void refreshFigures();
+        refreshFiguresSoon();
         if (mode === "sample" && after.length < 10) void refreshList(mode);
       } catch (exc) {
         setDecisions((prev) => {
@@ -140,7 +154,7 @@ export function useAuditoria(active: boolean) {
         setNotice({ kind: "erro", text: `${item.name}: ${message(exc)}` });
       }
     },
-    [items, mode, refreshFigures, refreshList],
+    [items, mode, refreshFiguresSoon, refreshList],
   );
 
   const confirm = useCallback((item: AuditItem) => decide(item, "confirmed"), [decide]);

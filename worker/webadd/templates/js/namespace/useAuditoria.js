@@ -2,12 +2,14 @@
 /** The audit list's state and behaviour ("Aprovadas automaticamente"): the same optimistic decisions
  * as the review list (the selection moves to the next item at once, the RPC runs in the background),
  * the precision figures refreshed after the decisions land. Components render it. */
-import { useCallback, useEffect, useMemo, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { api, ApiError } from "./api";
 export const AUDIT_PAGE_SIZE = 50;
 const AUDIT_POLL_MS = 10000;
 /** A verdict the server may not show yet in a list fetched before it landed. */
 const DECISION_MEMORY_MS = 15000;
+/** The figures are fetched once a run of quick decisions pauses, not after each one. */
+const FIGURES_AFTER_DECISIONS_MS = 700;
 function message(exc) {
     return exc instanceof ApiError ? exc.message : "Erro inesperado. Tente de novo.";
 }
@@ -54,6 +56,16 @@ export function useAuditoria(active) {
         catch (exc) {
             setNotice({ kind: "erro", text: message(exc) });
         }
+    }, []);
+    const figuresTimer = useRef(null);
+    const refreshFiguresSoon = useCallback(() => {
+        if (figuresTimer.current)
+            clearTimeout(figuresTimer.current);
+        figuresTimer.current = setTimeout(() => void refreshFigures(), FIGURES_AFTER_DECISIONS_MS);
+    }, [refreshFigures]);
+    useEffect(() => () => {
+        if (figuresTimer.current)
+            clearTimeout(figuresTimer.current);
     }, []);
     useEffect(() => {
         if (!active)
@@ -111,7 +123,7 @@ export function useAuditoria(active) {
                         : `Desfeita: ${item.name}. A imagem saiu do catálogo e o produto voltou para a busca automática.`,
                 });
             }
-            void refreshFigures();
+            refreshFiguresSoon();
             if (mode === "sample" && after.length < 10)
                 void refreshList(mode);
         }
@@ -124,7 +136,7 @@ export function useAuditoria(active) {
             setSelectedId(item.approval_id);
             setNotice({ kind: "erro", text: `${item.name}: ${message(exc)}` });
         }
-    }, [items, mode, refreshFigures, refreshList]);
+    }, [items, mode, refreshFiguresSoon, refreshList]);
     const confirm = useCallback((item) => decide(item, "confirmed"), [decide]);
     const undo = useCallback((item) => decide(item, "wrong"), [decide]);
     useEffect(() => {
