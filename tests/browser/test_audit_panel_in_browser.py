@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -232,3 +233,21 @@ async def test_a_non_operator_gets_no_audit_list(stack: PanelStack, browser: Bro
         assert status == 401
     status, answer = await call(stack, "POST", "/api/imagefill/audit-undo", NOT_OPERATOR, {"approval_id": 1})
     assert (status, answer["error"]["code"]) == (403, "42501")
+
+
+AUDIT_CONTRAST_JS = (Path(__file__).parent / "contrast_audit.js").read_text()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+async def test_the_audit_tab_is_readable_in_light_and_dark_mode(
+    stack: PanelStack, approvals: dict[str, str], page: Page, scheme: str
+) -> None:
+    await page.emulate_media(color_scheme=scheme)  # type: ignore[arg-type]
+    await open_audit(page, stack.url)
+    await page.get_by_role("button", name="Todas", exact=True).click()
+    await expect(page.locator("li.auditada").first).to_be_visible()
+    await expect(page.locator(".precisao table")).to_be_visible()
+    measured = await page.evaluate(AUDIT_CONTRAST_JS)
+    print(f"\ncontraste auditoria {scheme}: {measured}")
+    assert measured["count"] > 20
+    assert measured["ratio"] >= 4.5, measured
