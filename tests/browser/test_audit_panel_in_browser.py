@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import quote
 
 import asyncpg
 import pytest
@@ -251,3 +252,32 @@ async def test_the_audit_tab_is_readable_in_light_and_dark_mode(
     print(f"\ncontraste auditoria {scheme}: {measured}")
     assert measured["count"] > 20
     assert measured["ratio"] >= 4.5, measured
+
+
+async def test_the_audit_route_pages_every_approval_by_cursor_and_refuses_a_bad_mode(
+    stack: PanelStack, approvals: dict[str, str]
+) -> None:
+    seen: list[int] = []
+    path = "/api/imagefill/audit?mode=all&limit=7"
+    while True:
+        status, page = await call(stack, "GET", path, OPERATOR)
+        assert status == 200
+        seen += [item["approval_id"] for item in page["items"]]
+        if page["next"] is None:
+            break
+        cursor = page["next"]
+        path = (
+            f"/api/imagefill/audit?mode=all&limit=7&before_at={quote(cursor['before_at'])}"
+            f"&before_id={cursor['before_id']}"
+        )
+    assert len(seen) == len(set(seen)) == 20
+    assert seen == sorted(seen, reverse=True)  # newest first (approved one after another)
+
+    status, answer = await call(stack, "GET", "/api/imagefill/audit?mode=tudo", OPERATOR)
+    assert status == 400 and "mode deve ser sample" in answer["error"]["message"]
+    status, answer = await call(stack, "POST", "/api/imagefill/audit-confirm", OPERATOR, {})
+    assert status == 400 and "approval_id" in answer["error"]["message"]
+    status, answer = await call(
+        stack, "POST", "/api/imagefill/audit-confirm", OPERATOR, {"approval_id": 999999}
+    )
+    assert status == 404 and "não encontrada" in answer["error"]["message"]

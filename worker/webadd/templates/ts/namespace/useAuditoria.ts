@@ -51,9 +51,13 @@ export function useAuditoria(active: boolean) {
   );
   const selected = items.length > 0 ? items[Math.min(selectedIndex, items.length - 1)] : null;
 
+  // A refresh reads as many rows as are loaded (up to the RPC's 200), so pages added with
+  // "Carregar mais" stay and the selection is not lost under the operator.
+  const loadedCount = useRef(0);
+  loadedCount.current = serverItems.length;
   const refreshList = useCallback(async (which: AuditMode) => {
     try {
-      const page = await api.audit(which, AUDIT_PAGE_SIZE);
+      const page = await api.audit(which, Math.min(200, Math.max(AUDIT_PAGE_SIZE, loadedCount.current)));
       setServerItems(page.items);
       setNext(page.next);
       setLoaded(true);
