@@ -44,6 +44,7 @@ from worker.schema import (
 from worker.settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
+    from worker.audit import AuditSummary
     from worker.evaluate import EvalReport
 
 T = TypeVar("T")
@@ -492,6 +493,7 @@ def status(database: DatabaseOption = None) -> None:
         _print_stage_plan(settings)
         _print_usage(state["usage"], settings)
         _print_budget(state["spend"], state["spend_windows"], settings)
+    _print_audit(state["audit"], settings.image_confidence_threshold if settings else None)
     if state["failures"]:
         failures = Table("último erro", "jobs", title=f"Falhas nos últimos {FAILURES_DAYS} dias")
         for row in state["failures"]:
@@ -600,6 +602,32 @@ def _print_stage_plan(settings: Settings) -> None:
     for state in stage_plan(settings):
         view.add_row(state.stage, state.detail)
     console.print(view)
+
+
+def _print_audit(summary: AuditSummary, configured: float | None) -> None:
+    from worker.audit import percent
+
+    if summary.lines:
+        view = Table(
+            "fonte",
+            "faixa de confiança",
+            "auditadas",
+            "certas",
+            "precisão",
+            "IC 95 % (Wilson)",
+            title="Auditoria das aprovações automáticas — precisão medida",
+        )
+        for line in summary.lines:
+            view.add_row(
+                line.source_label,
+                line.band_label,
+                str(line.audited),
+                str(line.correct),
+                percent(line.precision),
+                f"{percent(line.wilson_low)} – {percent(line.wilson_high)}",
+            )
+        console.print(view)
+    console.print(summary.suggestion(configured))
 
 
 def _print_usage(rows: list[dict[str, object]], settings: Settings) -> None:
@@ -755,15 +783,32 @@ def provenance(
 @app.command("eval")
 def eval_command(
     labels: Annotated[
-        Path, typer.Argument(help="CSV com ean,name,brand,image,correct (image: off:EAN, URL ou arquivo)")
-    ],
+        Path | None,
+        typer.Argument(help="CSV com ean,name,brand,image,correct (image: off:EAN, URL ou arquivo)"),
+    ] = None,
     threshold: Annotated[
         list[float] | None,
         typer.Option("--threshold", min=0, max=1, help="Limiar a avaliar (repita a opção)"),
     ] = None,
+    from_audits: Annotated[
+        Path | None,
+        typer.Option(
+            "--from-audits",
+            help="Grava neste CSV as aprovações automáticas auditadas (avalie depois com imagefill eval)",
+        ),
+    ] = None,
+    database: DatabaseOption = None,
 ) -> None:
     """Mede precisão e cobertura da aprovação automática num conjunto rotulado, com tokens e custo."""
     from worker.evaluate import DEFAULT_THRESHOLDS, LabelsError, evaluate
+
+    if from_audits is not None:
+        if labels is not None:
+            raise fail("use LABELS.csv ou --from-audits ARQUIVO, não os dois")
+        _export_audits(from_audits, database)
+        return
+    if labels is None:
+        raise fail("informe o CSV rotulado (imagefill eval LABELS.csv) ou --from-audits ARQUIVO")
 
     # The evaluation never touches the database: any DATABASE_URL (or none) will do.
     settings = settings_or_exit(storage_backend="local", database_url="postgresql://eval-sem-banco/")
@@ -772,6 +817,34 @@ def eval_command(
     except LabelsError as exc:
         raise fail(str(exc)) from None
     print_eval_report(report, settings.image_confidence_threshold)
+
+
+def _export_audits(path: Path, database: str | None) -> None:
+    from worker.audit import audited_approvals, write_audit_labels
+
+    dsn = database_url(database)
+
+    async def fetch() -> list[asyncpg.Record]:
+        conn = await connect_migrated(dsn)
+        try:
+            return await audited_approvals(conn)
+        finally:
+            await conn.close()
+
+    rows = run_async(fetch(), dsn)
+    try:
+        result = write_audit_labels(path, rows)
+    except OSError as exc:
+        raise fail(f"não foi possível gravar {path}: {exc.strerror or exc}") from None
+    skipped = (
+        f"; {result.without_picture} sem a URL original da foto ficaram de fora"
+        if result.without_picture
+        else ""
+    )
+    err_console.print(
+        f"{result.written} itens auditados gravados em {path} ({result.correct} certos,"
+        f" {result.written - result.correct} errados){skipped}. Avalie com: imagefill eval {path}"
+    )
 
 
 def _percent(value: float | None) -> str:

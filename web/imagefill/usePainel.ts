@@ -26,10 +26,12 @@ function message(exc: unknown): string {
   return exc instanceof ApiError ? exc.message : "Erro inesperado. Tente de novo.";
 }
 
+/** `keyboard`: false while another list (the audit) is on screen and owns the keys. */
 export function usePainel(
   initialCounters: CatalogueCounters,
   initialPage: ReviewPage,
   realtime: ConfigAoVivo | null = null,
+  keyboard = true,
 ) {
   const [counters, setCounters] = useState(initialCounters);
   const [batch, setBatch] = useState<BatchProgress | null>(null);
@@ -207,6 +209,7 @@ export function usePainel(
   }, []);
 
   useEffect(() => {
+    if (!keyboard) return;
     function onKey(event: KeyboardEvent) {
       const target = event.target as HTMLElement | null;
       if (target && (target.tagName === "INPUT" || target.tagName === "TEXTAREA" || target.isContentEditable)) {
@@ -229,7 +232,7 @@ export function usePainel(
     }
     window.addEventListener("keydown", onKey);
     return () => window.removeEventListener("keydown", onKey);
-  }, [approveSelected, reject, move, browserSearch, selected]);
+  }, [keyboard, approveSelected, reject, move, browserSearch, selected]);
 
   // Keys pressed before hydration would be lost: the panel says when it listens (tests wait for it).
   const [ready, setReady] = useState(false);

@@ -17,7 +17,8 @@ function ordered(items) {
 function message(exc) {
     return exc instanceof ApiError ? exc.message : "Erro inesperado. Tente de novo.";
 }
-export function usePainel(initialCounters, initialPage, realtime = null) {
+/** `keyboard`: false while another list (the audit) is on screen and owns the keys. */
+export function usePainel(initialCounters, initialPage, realtime = null, keyboard = true) {
     const [counters, setCounters] = useState(initialCounters);
     const [batch, setBatch] = useState(null);
     const [batchId, setBatchId] = useState(null);
@@ -162,6 +163,8 @@ export function usePainel(initialCounters, initialPage, realtime = null) {
         }
     }, []);
     useEffect(() => {
+        if (!keyboard)
+            return;
         function onKey(event) {
             const target = event.target;
             if (target && (target.tagName === "INPUT" || target.tagName === "TEXTAREA" || target.isContentEditable)) {
@@ -194,7 +197,7 @@ export function usePainel(initialCounters, initialPage, realtime = null) {
         }
         window.addEventListener("keydown", onKey);
         return () => window.removeEventListener("keydown", onKey);
-    }, [approveSelected, reject, move, browserSearch, selected]);
+    }, [keyboard, approveSelected, reject, move, browserSearch, selected]);
     // Keys pressed before hydration would be lost: the panel says when it listens (tests wait for it).
     const [ready, setReady] = useState(false);
     useEffect(() => setReady(true), []);
