@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 
-.PHONY: setup webadd-fixture-deps setup-demo system-deps-demo system-deps-test demo demo-panel test lint bench bench-review clean constraints
+.PHONY: setup webadd-fixture-deps setup-demo system-deps-demo system-deps-test demo demo-panel test lint bench bench-review bench-audit clean constraints
 
 # What `make demo` needs: the runtime package and PostgreSQL.
 setup-demo: system-deps-demo $(VENV)/.installed-runtime
@@ -90,3 +90,7 @@ constraints:
 # The review panel's speed (Chromium clears 50 items with the keyboard); standalone, not in bench/RESULTS.md.
 bench-review: setup web/node_modules/.installed
 	$(PY) -m bench.bench_review_speed --items 50
+
+# The same measure for the audit list ("Aprovadas automaticamente", key C); standalone too.
+bench-audit: setup web/node_modules/.installed
+	$(PY) -m bench.bench_audit_speed --items 50

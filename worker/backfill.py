@@ -20,6 +20,7 @@ import asyncpg
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from worker.audit import audit_summary
 from worker.database import connect, connect_migrated
 from worker.runner import LeaseKeeper, Runner, open_worker, sweeper_for
 from worker.settings import Settings
@@ -191,6 +192,7 @@ async def catalogue_status(database_url: str) -> dict[str, Any]:
         spend = await conn.fetch("select * from imagefill.spend_summary()")
         windows = await conn.fetchrow("select * from imagefill.spend_windows()")
         return {
+            "audit": await audit_summary(conn),
             "usage": [dict(r) for r in usage],
             "spend": [dict(r) for r in spend],
             "spend_windows": dict(windows) if windows else {},

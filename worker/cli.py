@@ -23,7 +23,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from worker.database import DatabaseUnavailable, NotMigrated, connect, connect_migrated, unavailable_message
-from worker.migrate import apply_migrations, catalogue_pending, waiting_migrations
+from worker.migrate import (
+    CataloguePending,
+    apply_migrations,
+    catalogue_pending,
+    resolve_mapping,
+    stored_mapping,
+    waiting_migrations,
+)
 from worker.schema import (
     ID_TYPES,
     CatalogueTable,
@@ -37,6 +44,7 @@ from worker.schema import (
 from worker.settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
+    from worker.audit import AuditSummary
     from worker.evaluate import EvalReport
 
 T = TypeVar("T")
@@ -135,6 +143,14 @@ IdTypeOption = Annotated[str, typer.Option(help=f"Tipo da chave: {', '.join(ID_T
 NameColumnOption = Annotated[str, typer.Option(help="Coluna com o nome do produto")]
 BrandColumnOption = Annotated[str, typer.Option(help="Coluna com a marca (criada se faltar)")]
 EanColumnOption = Annotated[str, typer.Option(help="Coluna com o EAN/código de barras")]
+ImageUrlColumnOption = Annotated[
+    str,
+    typer.Option(
+        help="Coluna com a URL da foto do produto (a do seu app, ex.: foto_url; criada se faltar)."
+        " Produtos que já têm foto nela ficam ok/manual e nunca entram na fila; o Imagefill grava"
+        " nela a URL da imagem que salvar"
+    ),
+]
 
 
 @schema_app.command("render")
@@ -146,6 +162,7 @@ def schema_render(
     name_column: NameColumnOption = "name",
     brand_column: BrandColumnOption = "brand",
     ean_column: EanColumnOption = "ean",
+    image_url_column: ImageUrlColumnOption = "image_url",
     out: Annotated[
         Path | None, typer.Option(help="Pasta onde gravar as migrations (sem ela, imprime o SQL)")
     ] = None,
@@ -170,6 +187,7 @@ def schema_render(
         name_column=name_column,
         brand_column=brand_column,
         ean_column=ean_column,
+        image_url_column=image_url_column,
     )
     try:
         if one_file and out is not None:
@@ -200,7 +218,7 @@ def schema_inspect(database: DatabaseOption = None) -> None:
             candidates = await inspect_catalogue_tables(conn)
         finally:
             await conn.close()
-        view = Table("tabela", "linhas (aprox.)", "chave", "nome?", "ean?", "colunas de texto")
+        view = Table("tabela", "linhas (aprox.)", "chave", "nome?", "ean?", "foto?", "colunas de texto")
         for c in candidates:
             view.add_row(
                 f"{c.schema}.{c.table}",
@@ -208,6 +226,7 @@ def schema_inspect(database: DatabaseOption = None) -> None:
                 f"{c.key_column} ({c.key_type})" if c.key_column else "—",
                 c.likely_name or "—",
                 c.likely_ean or "—",
+                c.likely_image_url or "—",
                 ", ".join(c.text_columns),
             )
         console.print(view)
@@ -215,11 +234,23 @@ def schema_inspect(database: DatabaseOption = None) -> None:
             if c.key_column and c.likely_name and c.likely_ean:
                 # Without a brand column of its own the render adds `brand`: say so rather than guess.
                 brand = f"--brand-column {c.likely_brand} " if c.likely_brand else ""
+                # The app's picture column: its pictures count as a person's and are never searched for.
+                picture = (
+                    f"--image-url-column {c.likely_image_url} "
+                    if c.likely_image_url and c.likely_image_url != "image_url"
+                    else ""
+                )
                 console.print(
                     f"sugestão: imagefill schema render --schema {c.schema} --table {c.table} "
                     f"--id-column {c.key_column} --id-type {c.key_type} --name-column {c.likely_name} "
-                    f"{brand}--ean-column {c.likely_ean} --one-file --out supabase/migrations"
+                    f"{brand}--ean-column {c.likely_ean} {picture}--one-file --out supabase/migrations",
+                    soft_wrap=True,  # a command to copy: never cut across lines
                 )
+                if c.likely_image_url and c.likely_image_url != "image_url":
+                    console.print(
+                        f"  (a foto do produto parece estar em {c.likely_image_url}: produtos que já têm"
+                        " foto ali ficam ok/manual e nunca são buscados; confira --image-url-column)"
+                    )
                 if not c.likely_brand:
                     console.print(
                         f"  (nenhuma coluna de marca reconhecida em {c.table}: a migration cria `brand`;"
@@ -229,30 +260,53 @@ def schema_inspect(database: DatabaseOption = None) -> None:
     run_async(run(), dsn)
 
 
+def _mapping_option(help_text: str) -> Any:
+    """A `migrate` mapping option: no default, so that an option not given can be told apart from
+    one given with the default's value (the stored mapping fills what is not given)."""
+    return typer.Option(help=f"{help_text} (padrão: o mapeamento gravado na primeira instalação)")
+
+
 @app.command()
 def migrate(
     database: DatabaseOption = None,
-    table: TableOption = "products",
-    schema: SchemaOption = "public",
-    id_column: IdColumnOption = "id",
-    id_type: IdTypeOption = "uuid",
-    name_column: NameColumnOption = "name",
-    brand_column: BrandColumnOption = "brand",
-    ean_column: EanColumnOption = "ean",
+    table: Annotated[str | None, _mapping_option("Tabela do catálogo; sem instalação: products")] = None,
+    schema: Annotated[str | None, _mapping_option("Schema da tabela; sem instalação: public")] = None,
+    id_column: Annotated[str | None, _mapping_option("Coluna da chave primária; sem instalação: id")] = None,
+    id_type: Annotated[
+        str | None, _mapping_option(f"Tipo da chave: {', '.join(ID_TYPES)}; sem instalação: uuid")
+    ] = None,
+    name_column: Annotated[str | None, _mapping_option("Coluna com o nome; sem instalação: name")] = None,
+    brand_column: Annotated[
+        str | None, _mapping_option("Coluna com a marca (criada se faltar); sem instalação: brand")
+    ] = None,
+    ean_column: Annotated[str | None, _mapping_option("Coluna com o EAN; sem instalação: ean")] = None,
+    image_url_column: Annotated[
+        str | None,
+        _mapping_option("Coluna com a URL da foto (a do seu app, ex.: foto_url); sem instalação: image_url"),
+    ] = None,
 ) -> None:
-    """Instala (ou atualiza) o Imagefill no banco: tudo numa transação, tudo ou nada."""
+    """Instala (ou atualiza) o Imagefill no banco: tudo numa transação, tudo ou nada. O mapeamento
+    do catálogo da primeira instalação fica gravado: depois, `imagefill migrate` basta."""
     dsn = database_url(database)
-    catalogue = CatalogueTable(
-        schema=schema,
-        table=table,
-        id_column=id_column,
-        id_type=id_type,
-        name_column=name_column,
-        brand_column=brand_column,
-        ean_column=ean_column,
-    )
+    options = {
+        "table": table,
+        "schema": schema,
+        "id_column": id_column,
+        "id_type": id_type,
+        "name_column": name_column,
+        "brand_column": brand_column,
+        "ean_column": ean_column,
+        "image_url_column": image_url_column,
+    }
+    given = {name: value for name, value in options.items() if value is not None}
 
     async def run() -> None:
+        conn = await connect(dsn)
+        try:
+            stored = await stored_mapping(conn)
+        finally:
+            await conn.close()
+        catalogue = resolve_mapping(stored, given)
         try:
             applied = await apply_migrations(dsn, catalogue)
         except asyncpg.PostgresError as exc:
@@ -260,6 +314,10 @@ def migrate(
                 f"a instalação falhou e nada foi aplicado (transação desfeita): {postgres_message(exc)}",
                 EXIT_FAILED,
             ) from None
+        if stored is not None:
+            console.print(
+                f"Catálogo: {catalogue.schema}.{catalogue.table} (mapeamento gravado na primeira instalação)."
+            )
         conn = await connect(dsn)
         try:
             waiting = await waiting_migrations(conn, catalogue)
@@ -274,7 +332,7 @@ def migrate(
         for migration in applied:
             console.print(f"  aplicada {migration.version}_{migration.name}")
         print_waiting(waiting)
-        print_next_steps(pending.without_image, pending.with_valid_gtin, pending.queued)
+        print_next_steps(pending)
 
     run_async(run(), dsn)
 
@@ -288,25 +346,26 @@ def print_waiting(waiting: list[RenderedMigration]) -> None:
         )
 
 
-def print_next_steps(without_image: int, with_valid_gtin: int, queued: int) -> None:
+def print_next_steps(pending: CataloguePending) -> None:
     """The triggers only queue products inserted or changed from now on: say what to do about the
     catalogue that was already there."""
-    if without_image == 0:
+    if pending.without_image == 0:
         console.print("Todos os produtos já têm imagem.")
         return
-    waiting = max(with_valid_gtin - queued, 0)
+    review = f", {pending.in_review} aguardando revisão no painel" if pending.in_review else ""
     console.print(
-        f"{without_image} produtos sem imagem; {with_valid_gtin} com EAN válido"
-        f" ({queued} já na fila, {waiting} fora da fila)."
+        f"{pending.without_image} produtos sem imagem; {pending.with_valid_gtin} com EAN válido"
+        f" ({pending.queued} já na fila, {pending.outside_queue} fora da fila{review})."
     )
-    if waiting:
+    if pending.outside_queue:
         console.print(
-            f"Para enfileirá-los: imagefill backfill --limit {min(max(waiting, 1), 500)}"
+            f"Para enfileirá-los: imagefill backfill --limit {min(pending.outside_queue, 500)}"
             " (repita até zerar; `imagefill status` mostra quantos faltam)."
         )
-    invalid = without_image - with_valid_gtin
-    if invalid > 0:
-        console.print(f"{invalid} sem EAN válido não entram na fila: corrija o código de barras deles.")
+    if pending.invalid_gtin:
+        console.print(
+            f"{pending.invalid_gtin} sem EAN válido não entram na fila: corrija o código de barras deles."
+        )
 
 
 @app.command()
@@ -430,10 +489,12 @@ def status(database: DatabaseOption = None) -> None:
     print_waiting(run_async(_waiting(dsn), dsn))
     _print_storage_check(database)
     if settings is not None:
+        _print_wakeup(settings)
         _print_stage_plan(settings)
         _print_usage(state["usage"], settings)
         _print_budget(state["spend"], state["spend_windows"], settings)
         _print_cost_per_outcome(run_async(_spend_per_outcome(dsn, settings), dsn))
+    _print_audit(state["audit"], settings.image_confidence_threshold if settings else None)
     if state["failures"]:
         failures = Table("último erro", "jobs", title=f"Falhas nos últimos {FAILURES_DAYS} dias")
         for row in state["failures"]:
@@ -477,7 +538,7 @@ async def call_product_rpc(
 async def _waiting(dsn: str) -> list[RenderedMigration]:
     conn = await connect(dsn)
     try:
-        return await waiting_migrations(conn)
+        return await waiting_migrations(conn, await stored_mapping(conn))
     finally:
         await conn.close()
 
@@ -519,6 +580,22 @@ def _settings_for_status(database: str | None) -> Settings | None:
         return None
 
 
+def _print_wakeup(settings: Settings) -> None:
+    """WORKER_WAKEUP as this environment sets it; what is live right now is on each worker's /health."""
+    how = {
+        "listen": "LISTEN/NOTIFY (conexão direta ou session pooler)",
+        "realtime": "Supabase Realtime, canal privado imagefill:jobs (qualquer pooler)",
+        "poll": "só polling",
+    }[settings.worker_wakeup.value]
+    if settings.worker_wakeup.value == "listen" and settings.uses_transaction_pooler:
+        how = "só polling: o transaction pooler (porta 6543) não faz LISTEN; use WORKER_WAKEUP=realtime"
+    console.print(
+        f"worker acorda por: {settings.worker_wakeup.value} — {how}; polling a cada"
+        f" {settings.worker_poll_seconds:g} s em todos os modos"
+        " (o que está ativo agora: /health, wakeup_live)"
+    )
+
+
 def _print_stage_plan(settings: Settings) -> None:
     from worker.stages.plan import stage_plan
 
@@ -526,6 +603,32 @@ def _print_stage_plan(settings: Settings) -> None:
     for state in stage_plan(settings):
         view.add_row(state.stage, state.detail)
     console.print(view)
+
+
+def _print_audit(summary: AuditSummary, configured: float | None) -> None:
+    from worker.audit import percent
+
+    if summary.lines:
+        view = Table(
+            "fonte",
+            "faixa de confiança",
+            "auditadas",
+            "certas",
+            "precisão",
+            "IC 95 % (Wilson)",
+            title="Auditoria das aprovações automáticas — precisão medida",
+        )
+        for line in summary.lines:
+            view.add_row(
+                line.source_label,
+                line.band_label,
+                str(line.audited),
+                str(line.correct),
+                percent(line.precision),
+                f"{percent(line.wilson_low)} – {percent(line.wilson_high)}",
+            )
+        console.print(view)
+    console.print(summary.suggestion(configured))
 
 
 def _print_usage(rows: list[dict[str, object]], settings: Settings) -> None:
@@ -722,15 +825,32 @@ def provenance(
 @app.command("eval")
 def eval_command(
     labels: Annotated[
-        Path, typer.Argument(help="CSV com ean,name,brand,image,correct (image: off:EAN, URL ou arquivo)")
-    ],
+        Path | None,
+        typer.Argument(help="CSV com ean,name,brand,image,correct (image: off:EAN, URL ou arquivo)"),
+    ] = None,
     threshold: Annotated[
         list[float] | None,
         typer.Option("--threshold", min=0, max=1, help="Limiar a avaliar (repita a opção)"),
     ] = None,
+    from_audits: Annotated[
+        Path | None,
+        typer.Option(
+            "--from-audits",
+            help="Grava neste CSV as aprovações automáticas auditadas (avalie depois com imagefill eval)",
+        ),
+    ] = None,
+    database: DatabaseOption = None,
 ) -> None:
     """Mede precisão e cobertura da aprovação automática num conjunto rotulado, com tokens e custo."""
     from worker.evaluate import DEFAULT_THRESHOLDS, LabelsError, evaluate
+
+    if from_audits is not None:
+        if labels is not None:
+            raise fail("use LABELS.csv ou --from-audits ARQUIVO, não os dois")
+        _export_audits(from_audits, database)
+        return
+    if labels is None:
+        raise fail("informe o CSV rotulado (imagefill eval LABELS.csv) ou --from-audits ARQUIVO")
 
     # The evaluation never touches the database: any DATABASE_URL (or none) will do.
     settings = settings_or_exit(storage_backend="local", database_url="postgresql://eval-sem-banco/")
@@ -739,6 +859,34 @@ def eval_command(
     except LabelsError as exc:
         raise fail(str(exc)) from None
     print_eval_report(report, settings.image_confidence_threshold)
+
+
+def _export_audits(path: Path, database: str | None) -> None:
+    from worker.audit import audited_approvals, write_audit_labels
+
+    dsn = database_url(database)
+
+    async def fetch() -> list[asyncpg.Record]:
+        conn = await connect_migrated(dsn)
+        try:
+            return await audited_approvals(conn)
+        finally:
+            await conn.close()
+
+    rows = run_async(fetch(), dsn)
+    try:
+        result = write_audit_labels(path, rows)
+    except OSError as exc:
+        raise fail(f"não foi possível gravar {path}: {exc.strerror or exc}") from None
+    skipped = (
+        f"; {result.without_picture} sem a URL original da foto ficaram de fora"
+        if result.without_picture
+        else ""
+    )
+    err_console.print(
+        f"{result.written} itens auditados gravados em {path} ({result.correct} certos,"
+        f" {result.written - result.correct} errados){skipped}. Avalie com: imagefill eval {path}"
+    )
 
 
 def _percent(value: float | None) -> str:

@@ -26,6 +26,7 @@ from worker.migrate import apply_migrations
 from worker.offline.panel import NextServer, WebAppError, build_web, serve
 from worker.offline.postgres import LocalPostgres
 from worker.offline.postgrest import PostgrestStandIn, StandInUser
+from worker.offline.realtime_server import RealtimeStandIn
 from worker.offline.services import OfflineServices
 from worker.offline.shop_site import ShopSite
 from worker.offline.system_deps import MissingSystemDependency, system_file
@@ -87,7 +88,8 @@ async def run_panel_demo(console: Console, port: int = PANEL_PORT) -> int:
                 f" para revisar {report.needs_review}, erro {report.error}."
             )
             stand_in = PostgrestStandIn(pg.dsn(user="authenticator"), users=[DEMO_OPERATOR])
-            api_runner, api_url = await serve(stand_in.app)
+            # Realtime on the same URL, as on Supabase: the panel shows "ao vivo".
+            api_runner, api_url = await serve(RealtimeStandIn(dsn).attach(stand_in.app))
             stack.push_async_callback(api_runner.cleanup)
             next_server = await asyncio.to_thread(
                 NextServer.start, api_url, stand_in.anon_key, workdir / "next.log", port

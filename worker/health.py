@@ -49,6 +49,8 @@ class HealthServer:
             "worker_id": snap.worker_id,
             "listener_connected": snap.listener_connected,
             "listener_connections": snap.listener_connections,
+            "wakeup": snap.wakeup,
+            "wakeup_live": snap.wakeup_live,
             "stopping": snap.stopping,
             "active_jobs": snap.active_jobs,
             "concurrency": snap.concurrency,

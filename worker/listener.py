@@ -34,6 +34,7 @@ class JobListener(BackgroundTask):
         probe_timeout: float = 5.0,
         reconnect_delay: float = 1.0,
         listen_supported: bool = True,
+        poll_only: bool = False,
     ) -> None:
         super().__init__()
         self._dsn = dsn
@@ -42,6 +43,7 @@ class JobListener(BackgroundTask):
         self._probe_timeout = probe_timeout
         self._reconnect_delay = reconnect_delay
         self._listen_supported = listen_supported
+        self._poll_only = poll_only  # WORKER_WAKEUP=poll: never LISTEN, by choice
         self._probe_token = ""
         self._probe_answered = asyncio.Event()
         self._connection_lost = asyncio.Event()
@@ -51,6 +53,9 @@ class JobListener(BackgroundTask):
     task_name = "imagefill-listener"
 
     def _should_start(self) -> bool:
+        if self._poll_only:
+            logger.bind(component="listener").info("wakeup_poll")
+            return False
         if not self._listen_supported:
             logger.bind(component="listener").warning(
                 "listen_unavailable: DATABASE_URL usa o transaction pooler (porta 6543), que não suporta "

@@ -11,21 +11,82 @@ next `supabase db push` still matches its own folder.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import asyncpg
 
 from worker.database import connect
-from worker.schema import CatalogueTable, RenderedMigration, render_migrations, requirement_met
+from worker.schema import (
+    CatalogueTable,
+    RenderedMigration,
+    SchemaError,
+    render_migrations,
+    requirement_met,
+)
 
 
 @dataclass(frozen=True)
 class CataloguePending:
-    """Products that lack a picture after the install, and why they are (not) queued."""
+    """Products that lack a picture after the install, in groups that do not overlap (they add
+    up to `without_image`), so a re-run after some work says the same true thing."""
 
     without_image: int
-    with_valid_gtin: int
+    # Valid GTIN, a job queued or running (or the product being fetched).
     queued: int
+    # Valid GTIN, missing or error, no active job: what `imagefill backfill` would take.
+    outside_queue: int
+    # Valid GTIN, waiting for a person on the review panel.
+    in_review: int
+    # No valid GTIN: never queued until the code is fixed.
+    invalid_gtin: int
+
+    @property
+    def with_valid_gtin(self) -> int:
+        return self.without_image - self.invalid_gtin
+
+
+OPTION_NAMES = {
+    "schema": "--schema",
+    "table": "--table",
+    "id_column": "--id-column",
+    "id_type": "--id-type",
+    "name_column": "--name-column",
+    "brand_column": "--brand-column",
+    "ean_column": "--ean-column",
+    "image_url_column": "--image-url-column",
+}
+
+
+async def stored_mapping(conn: asyncpg.Connection) -> CatalogueTable | None:
+    """The mapping the first install recorded (57_catalogue_mapping.sql), if any."""
+    if not await conn.fetchval("select to_regclass('imagefill.catalogue_mapping') is not null"):
+        return None
+    raw = await conn.fetchval("select mapping::text from imagefill.catalogue_mapping")
+    if raw is None:
+        return None
+    fields = json.loads(raw)
+    return CatalogueTable(**{name: str(fields[name]) for name in OPTION_NAMES if name in fields})
+
+
+def resolve_mapping(stored: CatalogueTable | None, given: dict[str, str]) -> CatalogueTable:
+    """The catalogue to install for: the stored mapping when there is one (options that repeat it
+    are fine, options that contradict it are refused), else the options given (defaults for the
+    rest)."""
+    if stored is None:
+        return CatalogueTable(**given)
+    conflicts = [
+        f"{OPTION_NAMES[name]} {value} (gravado: {getattr(stored, name)})"
+        for name, value in given.items()
+        if getattr(stored, name) != value
+    ]
+    if conflicts:
+        raise SchemaError(
+            f"o Imagefill já está instalado neste banco para {stored.schema}.{stored.table}, e"
+            f" {', '.join(conflicts)} contradiz o mapeamento gravado na primeira instalação"
+            " (imagefill.catalogue_mapping). Rode `imagefill migrate` sem essas opções."
+        )
+    return stored
 
 
 async def installed_versions(conn: asyncpg.Connection) -> set[str]:
@@ -79,13 +140,26 @@ async def catalogue_pending(
     catalogue = table or CatalogueTable()
     tokens = catalogue.tokens()
     row = await conn.fetchrow(
-        f"select count(*) filter (where p.image_status <> 'ok') as without_image,"
-        f"       count(*) filter (where p.image_status in ('missing', 'error') and p.gtin is not null)"
-        f"         as with_valid_gtin,"
-        f"       count(*) filter (where exists (select 1 from public.image_jobs j"
-        f"         where j.product_id = p.{tokens['col_id']} and j.status in ('queued', 'running')))"
-        f"         as queued"
-        f"  from {tokens['products']} p"
+        f"""
+        select count(*) filter (where p.image_status <> 'ok') as without_image,
+               count(*) filter (where p.image_status <> 'ok' and p.gtin is null) as invalid_gtin,
+               count(*) filter (where p.image_status = 'needs_review' and p.gtin is not null) as in_review,
+               count(*) filter (where p.image_status in ('missing', 'error') and p.gtin is not null
+                                  and not exists (select 1 from public.image_jobs j
+                                                   where j.product_id = p.{tokens["col_id"]}
+                                                     and j.kind = 'enrich'
+                                                     and j.status in ('queued', 'running')))
+                 as outside_queue
+          from {tokens["products"]} p
+        """
     )
     assert row is not None
-    return CataloguePending(int(row["without_image"]), int(row["with_valid_gtin"]), int(row["queued"]))
+    without_image, invalid, in_review, outside = (
+        int(row["without_image"]),
+        int(row["invalid_gtin"]),
+        int(row["in_review"]),
+        int(row["outside_queue"]),
+    )
+    # The rest of the products with a valid GTIN have a job (or are being fetched right now).
+    queued = without_image - invalid - in_review - outside
+    return CataloguePending(without_image, queued, outside, in_review, invalid)

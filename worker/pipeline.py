@@ -359,7 +359,7 @@ class Pipeline:
         found: list[Candidate] = []
         approved: tuple[FetchedImage, Candidate] | None = None
         asked = hits_seen = 0
-        seen_urls: set[str] = set()  # across queries: a wider query often lists the same pictures
+        looked: set[str] = set()  # picture URLs taken up by an earlier query of this stage
         for query in queries:
             try:
                 hits = await self.search_query(job, query, outcome)
@@ -369,7 +369,8 @@ class Pipeline:
             asked += 1
             hits_seen += len(hits)
             room = policy.max_candidates - len(found)
-            kept = await self.filter_hits(job, hits, outcome, seen_urls)
+            kept = await self.filter_hits(job, hits, outcome, looked)
+            looked.update(hit.url for hit in kept[:room])
             fetched = await self.download_all(kept[:room], outcome)
             fetched = await self.drop_duplicates(job, fetched, outcome)
             for hit, image in sorted(fetched, key=lambda pair: looks_best(pair[1].image), reverse=True):
@@ -519,14 +520,14 @@ class Pipeline:
         job: ClaimedJob,
         hits: list[SearchHit],
         outcome: JobOutcome,
-        seen: set[str] | None = None,
+        looked: set[str] | None = None,
     ) -> list[SearchHit]:
-        """Each picture URL once (`seen` carries the URLs of earlier queries and grows with these);
-        never a rejected, blocked, odd-typed or too-small one."""
+        """Each picture URL once; never a rejected, blocked, odd-typed or too-small one. `looked`:
+        the URLs an earlier query of the same stage already took up or refused (a wider query often
+        returns the same pictures: they are not downloaded, deduplicated or refused again)."""
         policy = self.search_policy
         rejected = set(job.rejected_urls)
-        seen = seen if seen is not None else set()
-        seen.update(c.url for c in outcome.candidates)
+        seen = {c.url for c in outcome.candidates} | (looked or set())
         kept: list[SearchHit] = []
         for hit in hits:
             if hit.url in seen:
@@ -536,6 +537,8 @@ class Pipeline:
                 hit, rejected_urls=rejected, blocked=policy.blocked_domains, min_side=policy.min_side
             )
             if refusal is not None:
+                if looked is not None:
+                    looked.add(hit.url)
                 outcome.events.append(
                     StageEvent("image_search", "filtered", {"url": hit.url, "reason": refusal})
                 )

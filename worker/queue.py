@@ -139,6 +139,7 @@ class JobQueue:
         self.worker_id = worker_id
         self.lease_seconds = lease_seconds
         self.retry_backoff_seconds = retry_backoff_seconds
+        self._broadcasts: bool | None = None  # is Broadcast from the database installed?
         self._completions: GroupCommit[dict[str, Any], Answer] = GroupCommit(
             self._complete_many, max_batch=COMPLETION_BATCH_MAX, whole_batch_fault=is_transient_db_error
         )
@@ -315,6 +316,20 @@ class JobQueue:
         )
         result: dict[str, Any] = json.loads(raw)
         return result
+
+    async def flush_broadcasts(self) -> int:
+        """Sends the Realtime pings a burst left pending (75_realtime_broadcast.sql): the last
+        change of a burst reaches the panels within a poll tick. Nothing where that migration is
+        not installed (checked once)."""
+        if self._broadcasts is None:
+            self._broadcasts = bool(
+                await self._pool.fetchval(
+                    "select to_regprocedure('imagefill.flush_broadcasts()') is not null"
+                )
+            )
+        if not self._broadcasts:
+            return 0
+        return int(await self._pool.fetchval("select imagefill.flush_broadcasts()") or 0)
 
     async def cached_verdict(
         self, product_id: str, image_sha256: str, model: str, facts_sha256: str

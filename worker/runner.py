@@ -45,7 +45,8 @@ from worker.queue import (
     is_transient_db_error,
 )
 from worker.ratelimit import HostRateLimiter
-from worker.settings import SearchProvider, Settings, StorageBackend
+from worker.realtime_wakeup import RealtimeWakeup
+from worker.settings import SearchProvider, Settings, StorageBackend, WakeupMode
 from worker.stages.browser import BrowserImageFinder, BrowserSearchConfig
 from worker.stages.image_search import BraveImageSearch, ImageSearch, parse_domains
 from worker.stages.openai_judge import OpenAIJudge, OpenAIQuotaExhausted, ProductFacts, new_openai_client
@@ -181,12 +182,21 @@ class Runner:
                 break
             if claimed and self._free_slots() > 0:
                 continue  # there may be more due work: claim again right away
-            with contextlib.suppress(TimeoutError):
+            try:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_seconds)
+            except TimeoutError:
+                await self._flush_broadcasts()
         await self._drain()
         # A job cancelled while its completion was on the way is still recorded: let that end
         # before the pool closes.
         await self.queue.completions_recorded()
+
+    async def _flush_broadcasts(self) -> None:
+        """On a poll tick: the Realtime pings a burst left pending go out."""
+        try:
+            await self.queue.flush_broadcasts()
+        except DATABASE_FAULTS as exc:
+            logger.bind(error=f"{type(exc).__name__}: {exc}").warning("broadcast_flush_failed")
 
     async def _idle(self, until_idle: Callable[[], Awaitable[bool]]) -> bool:
         """`until_idle()`, where a database fault means "not yet": the claim retries the same way."""
@@ -675,6 +685,22 @@ def browser_config(settings: Settings) -> BrowserSearchConfig:
     )
 
 
+def wakeup_for(settings: Settings, runner: Runner) -> JobListener | RealtimeWakeup:
+    """WORKER_WAKEUP: what wakes the runner before its poll does. `poll`: a listener that never
+    starts (so /health says nothing is connected); the runner's poll runs in every mode."""
+    if settings.worker_wakeup is WakeupMode.realtime:
+        assert settings.supabase_url and settings.supabase_service_role_key  # settings validated
+        return RealtimeWakeup(
+            settings.supabase_url, settings.supabase_service_role_key.get_secret_value(), runner.wake
+        )
+    return JobListener(
+        settings.database_url,
+        runner.wake,
+        listen_supported=not settings.uses_transaction_pooler,
+        poll_only=settings.worker_wakeup is WakeupMode.poll,
+    )
+
+
 async def queue_is_drained(runner: Runner) -> bool:
     """No job this worker could run is due now (jobs waiting for a backoff do not count)."""
     due = await runner.queue.due_count(runner.kinds)
@@ -690,9 +716,7 @@ async def run_worker(settings: Settings, *, once: bool = False) -> RunnerStats:
             loop.add_signal_handler(sig, runner.stop)
         logger.bind(worker_id=runner.queue.worker_id, concurrency=runner.concurrency).info("worker_started")
         log_stage_plan(settings)
-        listener = JobListener(
-            settings.database_url, runner.wake, listen_supported=not settings.uses_transaction_pooler
-        )
+        listener = wakeup_for(settings, runner)
         loop_lag = LoopLagMonitor()
 
         def snapshot() -> WorkerSnapshot:
@@ -700,6 +724,7 @@ async def run_worker(settings: Settings, *, once: bool = False) -> RunnerStats:
                 worker_id=runner.queue.worker_id,
                 listener_connected=listener.connected,
                 listener_connections=listener.connections,
+                wakeup=settings.worker_wakeup.value,
                 stopping=runner.stopping,
                 active_jobs=len(runner.active),
                 concurrency=runner.concurrency,

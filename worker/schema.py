@@ -18,6 +18,7 @@ holds, so it stays pending, and is applied by a later `imagefill migrate`, until
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -65,6 +66,14 @@ class CatalogueTable:
     name_column: str = "name"
     brand_column: str = "brand"
     ean_column: str = "ean"
+    # The app's own picture column: Imagefill's image_url IS this column (read by the app,
+    # written by Imagefill with the stored picture's URL; a picture the app writes there is a
+    # person's picture). Created only if absent.
+    image_url_column: str = "image_url"
+
+    def mapping(self) -> dict[str, str]:
+        """What `imagefill.catalogue_mapping` records: the field names of this class."""
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
     def tokens(self) -> dict[str, str]:
         if self.id_type not in ID_TYPES:
@@ -80,6 +89,12 @@ class CatalogueTable:
             "col_name": quote_identifier(self.name_column),
             "col_brand": quote_identifier(self.brand_column),
             "col_ean": quote_identifier(self.ean_column),
+            "col_image_url": quote_identifier(self.image_url_column),
+            # The bare name, for comparisons with pg_attribute.attname (quote_identifier above
+            # already refused quotes, so it sits safely inside a SQL string literal).
+            "image_url_name": self.image_url_column,
+            # The whole mapping as JSON text, for a SQL string literal (same guarantee).
+            "catalogue_mapping": json.dumps(self.mapping(), sort_keys=True),
             "id_type": self.id_type,
             "id_default": ID_TYPES[self.id_type],
         }
@@ -246,11 +261,30 @@ class TableCandidate:
     likely_name: str | None
     likely_ean: str | None
     likely_brand: str | None = None
+    likely_image_url: str | None = None
 
 
 _NAME_HINTS = ("name", "nome", "descricao", "description", "title", "titulo")
 _EAN_HINTS = ("ean", "gtin", "barcode", "codigo_barras", "cod_barras", "upc", "codigo")
 _BRAND_HINTS = ("brand", "marca", "fabricante", "manufacturer")
+# The app's picture column (text or varchar only: the candidates are the text columns). URL-like
+# names first, so `foto_url` wins over a `foto_legenda` beside it.
+_IMAGE_URL_HINTS = (
+    "foto_url",
+    "imagem_url",
+    "image_url",
+    "photo_url",
+    "picture_url",
+    "img_url",
+    "foto",
+    "imagem",
+    "image",
+    "photo",
+    "picture",
+    "thumbnail",
+    "thumb",
+    "img",
+)
 
 
 async def inspect_catalogue_tables(conn: asyncpg.Connection) -> list[TableCandidate]:
@@ -294,6 +328,7 @@ async def inspect_catalogue_tables(conn: asyncpg.Connection) -> list[TableCandid
                 likely_name=_guess(text_columns, _NAME_HINTS),
                 likely_ean=_guess(text_columns, _EAN_HINTS),
                 likely_brand=_guess(text_columns, _BRAND_HINTS),
+                likely_image_url=_guess(text_columns, _IMAGE_URL_HINTS),
             )
         )
     return candidates

@@ -17,6 +17,14 @@ class StorageBackend(StrEnum):
     local = "local"
 
 
+class WakeupMode(StrEnum):
+    """How a worker learns that jobs were queued (the poll safety net runs in every mode)."""
+
+    listen = "listen"  # LISTEN/NOTIFY: direct connection or session pooler
+    realtime = "realtime"  # Supabase Realtime broadcast: any pooler, incl. the transaction pooler
+    poll = "poll"  # WORKER_POLL_SECONDS only
+
+
 class SearchProvider(StrEnum):
     brave = "brave"
 
@@ -51,7 +59,7 @@ class Settings(BaseSettings):
 
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
-    # Chosen by cost per verdict, not per token (README, "Etapa 2"): image tokens differ per family.
+    # Chosen by cost per verdict, not per token (docs/etapas.md, "Etapa 2"): image tokens differ per family.
     openai_model: str = "gpt-4.1-mini"
     openai_timeout_seconds: float = Field(default=30.0, gt=0)
     # The SDK's own retries (429 honouring Retry-After, 5xx, timeouts); then "no verdict".
@@ -101,13 +109,14 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(default=5, ge=1, le=100)
     worker_lease_seconds: int = Field(default=120, ge=10, le=3600)
     worker_poll_seconds: float = Field(default=5.0, gt=0)
+    worker_wakeup: WakeupMode = WakeupMode.listen
     worker_shutdown_grace_seconds: float = Field(default=20.0, ge=0)
     # First retry delay of a failed job; doubles per attempt, capped at one hour (in SQL).
     worker_retry_backoff_seconds: int = Field(default=30, ge=0, le=3600)
     worker_health_port: int | None = Field(default=None, ge=0, le=65535)
     # The periodic sweep: fails leases that expired on their last attempt, folds the panel
     # counters and applies the retention policy below (0 days = keep forever). 0 seconds: this
-    # worker never sweeps (pg_cron runs imagefill.sweep_image_queue instead; see README).
+    # worker never sweeps (pg_cron runs imagefill.sweep_image_queue instead; see docs/worker.md).
     worker_sweep_seconds: float = Field(default=60.0, ge=0)
     retention_done_jobs_days: int = Field(default=30, ge=0)
     retention_events_days: int = Field(default=90, ge=0)
@@ -179,6 +188,17 @@ class Settings(BaseSettings):
             raise ValueError(
                 "STORAGE_BACKEND=supabase exige SUPABASE_URL e SUPABASE_SERVICE_ROLE_KEY "
                 "(ou use STORAGE_BACKEND=local)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _realtime_needs_the_project(self) -> Settings:
+        if self.worker_wakeup is WakeupMode.realtime and not (
+            self.supabase_url and self.supabase_service_role_key
+        ):
+            raise ValueError(
+                "WORKER_WAKEUP=realtime exige SUPABASE_URL e SUPABASE_SERVICE_ROLE_KEY (o worker entra no"
+                " canal privado imagefill:jobs do Supabase Realtime); ou use WORKER_WAKEUP=listen ou poll"
             )
         return self
 

@@ -92,13 +92,19 @@ class WorkerSnapshot:
     """Everything `/health` and `/metrics` show, read at request time."""
 
     worker_id: str
-    listener_connected: bool
+    listener_connected: bool  # the wake-up channel of WORKER_WAKEUP (LISTEN or Realtime) is live
     listener_connections: int
     stopping: bool
     active_jobs: int
     concurrency: int
     stats: RunnerStats
     loop_lag: Histogram | None = None
+    wakeup: str = "listen"  # WORKER_WAKEUP
+
+    @property
+    def wakeup_live(self) -> str:
+        """What wakes the worker right now: its mode while connected, else only the poll."""
+        return self.wakeup if self.listener_connected else "poll"
 
 
 SnapshotSource = Callable[[], WorkerSnapshot]

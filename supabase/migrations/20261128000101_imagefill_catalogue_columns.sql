@@ -1,4 +1,4 @@
--- Imagefill: image columns on the catalogue table public.products.
+-- Imagefill: image columns on the catalogue table public.products (its picture column: image_url).
 -- Rendered by `imagefill schema render`; edit the template in worker/sql/, not this file.
 -- Never drops or rewrites the user's data: the table is created only if absent, columns and
 -- constraints are added only if absent.
@@ -32,6 +32,25 @@ begin
          exists (select 1 from pg_attribute
                  where attrelid = 'public.products'::regclass and attname = 'image_url' and not attisdropped)
     into v_had_status, v_had_url;
+
+  -- The app's own picture column becomes Imagefill's image_url: it must hold a URL as text, and
+  -- "no picture" must be storable as NULL. Refused with the reason rather than altered: the
+  -- column and its constraints are the app's.
+  if v_had_url then
+    if (select format_type(atttypid, null) not in ('text', 'character varying')
+          from pg_attribute
+         where attrelid = 'public.products'::regclass and attname = 'image_url') then
+      raise exception 'A coluna de imagem image_url de public.products não é de texto (text ou varchar).'
+        using errcode = '42804',
+              hint = 'Passe em --image-url-column uma coluna de texto com a URL da foto.';
+    end if;
+    if (select attnotnull from pg_attribute
+         where attrelid = 'public.products'::regclass and attname = 'image_url') then
+      raise exception 'A coluna de imagem image_url de public.products é NOT NULL: o Imagefill grava NULL para "sem foto".'
+        using errcode = '23502',
+              hint = 'Rode "alter table public.products alter column image_url drop not null" e instale de novo.';
+    end if;
+  end if;
 
   alter table public.products
     add column if not exists brand text,

@@ -296,7 +296,7 @@ begin
     raise exception 'an ok image needs url, source and confidence' using errcode = 'IF002';
   end if;
 
-  select p.id as id, p.gtin, p.image_status, p.image_reviewed_by
+  select p.id as id, p.gtin, p.image_status, p.image_reviewed_by, p.image_source
     into v_product
     from public.products p where p.id = v_job.product_id
     for update;
@@ -313,9 +313,11 @@ begin
     -- The EAN changed while we worked: this result belongs to the old code. Start over (the
     -- new job is queued below, once this one no longer holds the product's active slot).
     v_outcome := 'stale';
-  elsif v_job.kind = 'enrich' and v_product.image_status = 'ok' and v_product.image_reviewed_by is not null
+  elsif v_job.kind = 'enrich' and v_product.image_status = 'ok'
+        and (v_product.image_reviewed_by is not null or v_product.image_source = 'manual')
         and not coalesce((v_job.payload ->> 'force')::boolean, false) then
-    -- A person approved an image while we worked: automation never overwrites that.
+    -- A person approved an image, or put one in the picture column, while we worked: automation
+    -- never overwrites that.
     v_outcome := 'kept_human_choice';
   else
     update public.products p

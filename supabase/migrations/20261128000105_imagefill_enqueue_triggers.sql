@@ -3,7 +3,8 @@
 --
 -- Rules: a product that lacks an image (missing or error) and has a valid GTIN is enqueued on
 -- insert and when a person changes it (EAN, name, brand or status); an `ok` product is never
--- enqueued automatically; changes made by Imagefill's own functions never enqueue.
+-- enqueued automatically; a picture a person writes into the picture column ends its queued
+-- jobs; changes made by Imagefill's own functions never enqueue.
 -- The product triggers are statement-level with transition tables: a bulk insert of 10,000
 -- products is one INSERT into image_jobs, which sends one NOTIFY.
 
@@ -82,6 +83,25 @@ begin
     join old_products o on o.id = n.id
    where j.product_id = n.id and j.kind = 'enrich' and j.status = 'queued'
      and n.gtin is null and o.gtin is not null;
+  -- A person's picture arrived in the picture column (20_install_and_operations.sql made the
+  -- product ok/manual): nothing is left to look for, so a job still queued for it ends here,
+  -- unrun, as a completion that kept the person's choice. A running one finishes and keeps it
+  -- too (complete_image_job never overwrites a manual picture).
+  with ended as (
+    update public.image_jobs j
+       set status = 'done', finished_at = now(), updated_at = now(),
+           result = jsonb_build_object('outcome', 'kept_human_choice')
+      from new_products n
+      join old_products o on o.id = n.id
+     where j.product_id = n.id and j.status = 'queued'
+       and n.image_status = 'ok' and n.image_source = 'manual'
+       and n.image_url is distinct from o.image_url
+    returning j.id, j.product_id
+  )
+  insert into public.image_job_events (job_id, product_id, stage, outcome, detail)
+  select e.id, e.product_id, 'complete', 'kept_human_choice',
+         jsonb_build_object('reason', 'picture written into the picture column')
+    from ended e;
   insert into public.image_jobs (product_id, kind, payload)
   select n.id, 'enrich', jsonb_build_object('gtin', n.gtin)
     from new_products n

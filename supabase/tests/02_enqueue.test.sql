@@ -1,6 +1,6 @@
 -- Enqueue rules: triggers, idempotency, the provenance CHECK.
 begin;
-select plan(17);
+select plan(18);
 
 insert into public.products (id, name, ean) values
   ('00000000-0000-0000-0000-000000000001', 'Guaraná 2L', '7894900011517'),
@@ -37,12 +37,20 @@ select is((select count(*)::int from public.image_jobs where product_id = '00000
 -- The CHECK: no ok without provenance.
 select throws_ok($$ update public.products set image_status = 'ok' where id = '00000000-0000-0000-0000-000000000003' $$,
                  '23514', null, 'ok without image_url is impossible');
+-- Imagefill's own writes (automation) must bring the provenance themselves ...
+select imagefill.as_automation(true);
 select throws_ok($$ update public.products set image_status = 'ok', image_url = 'https://x/y.jpg'
                     where id = '00000000-0000-0000-0000-000000000003' $$,
                  '23514', null, 'ok without source/confidence/updated_at is impossible');
 select throws_ok($$ update public.products set image_url = 'https://x/y.jpg', image_source = 'manual'
                     where id = '00000000-0000-0000-0000-000000000003' $$,
                  '23514', null, 'a stored image without confidence is impossible');
+select imagefill.as_automation(false);
+-- ... while a picture a person writes is the person's: completed as ok, manual, fully trusted.
+update public.products set image_url = 'https://x/y.jpg' where id = '00000000-0000-0000-0000-000000000003';
+select is((select format('%s/%s/%s', image_status, image_source, image_confidence) from public.products
+            where id = '00000000-0000-0000-0000-000000000003' and image_updated_at is not null),
+          'ok/manual/1.000', 'a person''s picture is ok, manual, with confidence 1');
 select throws_ok($$ update public.products set image_confidence = 1.5 where id = '00000000-0000-0000-0000-000000000003' $$,
                  '23514', null, 'confidence must be within 0..1');
 

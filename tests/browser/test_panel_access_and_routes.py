@@ -53,6 +53,10 @@ ROUTES = [
     ("POST", "/api/imagefill/reject", {"product_id": str(uuid.uuid4()), "reason": "não é o produto"}),
     ("POST", "/api/imagefill/browser-search", {"product_id": str(uuid.uuid4())}),
     ("GET", "/api/imagefill/progress", None),
+    ("GET", "/api/imagefill/audit", None),
+    ("GET", "/api/imagefill/audit-figures", None),
+    ("POST", "/api/imagefill/audit-confirm", {"approval_id": 1}),
+    ("POST", "/api/imagefill/audit-undo", {"approval_id": 1}),
 ]
 
 

@@ -78,3 +78,30 @@ def test_migrate_without_database_url_names_the_setting() -> None:
     result = run("migrate", DATABASE_URL="mysql://nope")
     assert result.returncode == 2
     assert "DATABASE_URL" in result.stderr
+
+
+def test_inspect_suggests_the_apps_picture_column(templates: Templates) -> None:
+    db = templates.empty_database()
+    db.cluster.psql(
+        "create table public.produtos (id bigint primary key, nome text, marca text,"
+        " codigo_barras varchar(14), foto_legenda text, foto_url varchar(500), estoque integer)",
+        dbname=db.name,
+        user="postgres",
+    )
+    result = run("schema", "inspect", "--database-url", db.dsn)
+    assert result.returncode == 0, result.stderr
+    assert "--ean-column codigo_barras --image-url-column foto_url --one-file" in result.stdout
+    assert "a foto do produto parece estar em foto_url" in result.stdout
+
+
+def test_inspect_needs_no_picture_option_for_image_url(templates: Templates) -> None:
+    db = templates.empty_database()
+    db.cluster.psql(
+        "create table public.items (id uuid primary key, name text, ean text, image_url text)",
+        dbname=db.name,
+        user="postgres",
+    )
+    result = run("schema", "inspect", "--database-url", db.dsn)
+    assert result.returncode == 0, result.stderr
+    assert "--ean-column ean --one-file" in result.stdout
+    assert "--image-url-column" not in result.stdout

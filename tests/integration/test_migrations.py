@@ -38,10 +38,11 @@ async def test_every_migration_applies_twice(templates: Templates) -> None:
             triggers.append(
                 await conn.fetchval("select count(*) from pg_trigger where tgname like 'imagefill\\_%'")
             )
-        # Enqueue on insert/update, reset on EAN change, blank image_url to NULL, the four
-        # panel-counter triggers, and the three that keep jobs tied to their products (delete,
-        # truncate, key change).
-        assert triggers == [11, 11]
+        # Enqueue on insert/update, reset on EAN change, blank image_url to NULL, a person's
+        # picture on insert/update, the four panel-counter triggers, the three that keep jobs
+        # tied to their products (delete, truncate, key change), and the Realtime broadcast of
+        # counter changes (the tally's).
+        assert triggers == [14, 14]
         # The counters were seeded once, not once per run.
         assert await conn.fetchval("select count(*) from imagefill.image_tally") == 0
     finally:

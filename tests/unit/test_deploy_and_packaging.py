@@ -144,3 +144,27 @@ def test_dockerfile_installs_like_the_vps_and_runs_the_worker() -> None:
 
 def test_procfile_runs_the_worker() -> None:
     assert (ROOT / "Procfile").read_text().strip() == "worker: imagefill run"
+
+
+def test_the_env_file_with_the_service_role_key_is_readable_only_by_the_service_user(tmp_path: Path) -> None:
+    """The README's own lines: the .env is created with mode 600 (never a world-readable copy),
+    and on the VPS it is handed to the service user, the one file the systemd unit reads."""
+    readme = (ROOT / "README.md").read_text()
+    [create] = re.findall(r"`(install -m \d+ \.env\.example \.env)`", readme)
+    (tmp_path / ".env.example").write_text((ROOT / ".env.example").read_text())
+    subprocess.run(["bash", "-c", create], cwd=tmp_path, check=True)
+    assert (tmp_path / ".env").stat().st_mode & 0o777 == 0o600
+    assert not re.search(r"^\s*(sudo )?cp \.env\.example \.env", readme, flags=re.MULTILINE)
+
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    parser.read(ROOT / "deploy" / "imagefill.service")
+    service = parser["Service"]
+    env_file = Path(service["EnvironmentFile"])
+    assert env_file == Path(service["WorkingDirectory"]) / ".env"
+    vps = readme.split("## Rodar numa VPS", 1)[1].split("\n## ", 1)[0]
+    assert f"cd {env_file.parent}\n" in vps
+    user = service["User"]
+    assert f"sudo chown {user}:{service['Group']} .env && sudo chmod 600 .env" in vps
+    # No second copy of the settings with a wider mode.
+    assert not re.search(r"install -m 6[1-7]\d\b.*\.env", readme)

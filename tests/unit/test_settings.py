@@ -38,6 +38,18 @@ def test_supabase_storage_needs_its_credentials(monkeypatch: pytest.MonkeyPatch)
         load_settings(storage_backend="supabase")
 
 
+def test_realtime_wakeup_needs_the_project_url_and_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SUPABASE_URL", raising=False)
+    monkeypatch.delenv("SUPABASE_SERVICE_ROLE_KEY", raising=False)
+    with pytest.raises(SettingsError, match="WORKER_WAKEUP=realtime exige SUPABASE_URL"):
+        load_settings(database_url="postgresql://x@h/db", storage_backend="local", worker_wakeup="realtime")
+    with pytest.raises(SettingsError, match="WORKER_WAKEUP"):
+        load_settings(database_url="postgresql://x@h/db", storage_backend="local", worker_wakeup="webhook")
+    assert (
+        load_settings(database_url="postgresql://x@h/db", storage_backend="local").worker_wakeup == "listen"
+    )
+
+
 def test_transaction_pooler_is_detected() -> None:
     settings = load_settings(
         database_url="postgresql://u@aws-0-sa-east-1.pooler.supabase.com:6543/postgres",

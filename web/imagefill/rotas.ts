@@ -6,18 +6,34 @@
 import type { SupabaseClient } from "@supabase/supabase-js";
 import {
   approveImage,
+  auditFigures,
+  auditQueue,
   batchProgress,
   catalogueCounters,
+  confirmAutoApproval,
   enqueueBackfill,
   ImagefillError,
   rejectImage,
   requestBrowserSearch,
   reviewQueue,
   spendSummary,
+  undoAutoApproval,
+  type AuditCursor,
   type BatchProgress,
 } from "./imagefill";
 
-export type Acao = "review" | "progress" | "backfill" | "approve" | "reject" | "browser-search" | "spend";
+export type Acao =
+  | "review"
+  | "progress"
+  | "backfill"
+  | "approve"
+  | "reject"
+  | "browser-search"
+  | "spend"
+  | "audit"
+  | "audit-figures"
+  | "audit-confirm"
+  | "audit-undo";
 
 /** The HTTP method each route answers (the others get 405). */
 export const METODOS: Record<Acao, "GET" | "POST"> = {
@@ -28,6 +44,10 @@ export const METODOS: Record<Acao, "GET" | "POST"> = {
   reject: "POST",
   "browser-search": "POST",
   spend: "GET",
+  audit: "GET",
+  "audit-figures": "GET",
+  "audit-confirm": "POST",
+  "audit-undo": "POST",
 };
 
 export interface Resposta {
@@ -59,6 +79,20 @@ function integerParam(value: string | null, name: string, fallback: number): num
   if (value === null || value === "") return fallback;
   if (!/^-?\d+$/.test(value)) throw new BadRequest(`${name} deve ser um número inteiro (recebido: ${value}).`);
   return Number(value);
+}
+
+function approvalId(body: Record<string, unknown>): number {
+  const value = body.approval_id;
+  if (typeof value === "number" && Number.isSafeInteger(value)) return value;
+  if (typeof value === "string" && /^\d+$/.test(value)) return Number(value);
+  throw new BadRequest("Campo obrigatório ausente ou inválido: approval_id (um número inteiro).");
+}
+
+/** GET audit?mode=sample|all&limit=50[&before_at=…&before_id=…]: the cursor is the last row's pair. */
+function auditCursor(params: URLSearchParams): AuditCursor | null {
+  const at = params.get("before_at");
+  if (!at) return null;
+  return { before_at: at, before_id: integerParam(params.get("before_id"), "before_id", 0) };
 }
 
 /** POST backfill?limit=50[&wait=10]: queues a batch; with `wait`, waits up to that many seconds for it. */
@@ -127,6 +161,24 @@ async function executar(
     case "spend":
       // GET spend: this month's spend per provider against the caps.
       return spendSummary(supabase);
+    case "audit": {
+      // The sample still to audit (default) or every automatic approval, newest first.
+      const mode = params.get("mode") ?? "sample";
+      if (mode !== "sample" && mode !== "all") {
+        throw new BadRequest(`mode deve ser sample (amostra) ou all (todas) (recebido: ${mode}).`);
+      }
+      return auditQueue(supabase, mode, integerParam(params.get("limit"), "limit", 50), auditCursor(params));
+    }
+    case "audit-figures":
+      // The measured precision per source and band, and the suggested threshold (never applied).
+      return auditFigures(supabase);
+    case "audit-confirm":
+      return confirmAutoApproval(supabase, approvalId(objeto(await lerCorpo())));
+    case "audit-undo": {
+      // The picture is rejected for the product and the product goes back through the pipeline.
+      const body = objeto(await lerCorpo());
+      return undoAutoApproval(supabase, approvalId(body), typeof body.reason === "string" ? body.reason : null);
+    }
   }
 }
 

@@ -4,6 +4,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { api, ApiError } from "./api";
 import type { BatchProgress, CatalogueCounters, ReviewItem, ReviewPage } from "./imagefill";
+import { useAoVivo, type ConfigAoVivo } from "./aoVivo";
 
 export const PAGE_SIZE = 50;
 const REVIEW_POLL_MS = 4000;
@@ -25,7 +26,13 @@ function message(exc: unknown): string {
   return exc instanceof ApiError ? exc.message : "Erro inesperado. Tente de novo.";
 }
 
-export function usePainel(initialCounters: CatalogueCounters, initialPage: ReviewPage) {
+/** `keyboard`: false while another list (the audit) is on screen and owns the keys. */
+export function usePainel(
+  initialCounters: CatalogueCounters,
+  initialPage: ReviewPage,
+  realtime: ConfigAoVivo | null = null,
+  keyboard = true,
+) {
   const [counters, setCounters] = useState(initialCounters);
   const [batch, setBatch] = useState<BatchProgress | null>(null);
   const [batchId, setBatchId] = useState<string | null>(null);
@@ -78,14 +85,18 @@ export function usePainel(initialCounters: CatalogueCounters, initialPage: Revie
   }, [batchId]);
 
   const running = batch !== null && batch.done < batch.total;
+  // Live (Realtime): each ping is answered with one fetch and nothing polls; otherwise, polling.
+  const live = useAoVivo(realtime, (topic) => (topic === "progress" ? refreshProgress() : refreshReview()));
   useEffect(() => {
+    if (live) return;
     const timer = setInterval(refreshProgress, running ? PROGRESS_POLL_RUNNING_MS : PROGRESS_POLL_MS);
     return () => clearInterval(timer);
-  }, [refreshProgress, running]);
+  }, [refreshProgress, running, live]);
   useEffect(() => {
+    if (live) return;
     const timer = setInterval(refreshReview, REVIEW_POLL_MS);
     return () => clearInterval(timer);
-  }, [refreshReview]);
+  }, [refreshReview, live]);
   useEffect(() => {
     // A batch that just finished changes the review list: fetch it now, not at the next tick.
     if (batch && batch.done === batch.total) void refreshReview();
@@ -198,6 +209,7 @@ export function usePainel(initialCounters: CatalogueCounters, initialPage: Revie
   }, []);
 
   useEffect(() => {
+    if (!keyboard) return;
     function onKey(event: KeyboardEvent) {
       const target = event.target as HTMLElement | null;
       if (target && (target.tagName === "INPUT" || target.tagName === "TEXTAREA" || target.isContentEditable)) {
@@ -220,7 +232,7 @@ export function usePainel(initialCounters: CatalogueCounters, initialPage: Revie
     }
     window.addEventListener("keydown", onKey);
     return () => window.removeEventListener("keydown", onKey);
-  }, [approveSelected, reject, move, browserSearch, selected]);
+  }, [keyboard, approveSelected, reject, move, browserSearch, selected]);
 
   // Keys pressed before hydration would be lost: the panel says when it listens (tests wait for it).
   const [ready, setReady] = useState(false);
@@ -228,6 +240,8 @@ export function usePainel(initialCounters: CatalogueCounters, initialPage: Revie
 
   return {
     ready,
+    live,
+    pollSeconds: (running ? PROGRESS_POLL_RUNNING_MS : REVIEW_POLL_MS) / 1000,
     counters,
     batch,
     items,

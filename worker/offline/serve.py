@@ -16,8 +16,11 @@ async def serve() -> None:
     async with OfflineServices() as services:
         env = services.worker_env(UNUSED_DATABASE, storage="local", judge=True, search=True)
         for key, value in env.items():
-            if key not in ("DATABASE_URL", "STORAGE_BACKEND"):
+            # STORAGE_BACKEND=local too: a .env copied from .env.example says `supabase`, and
+            # without Supabase keys a first offline backfill would be refused.
+            if key != "DATABASE_URL":
                 print(f"export {key}='{value}'", flush=True)
+        print("# DATABASE_URL: o seu banco de teste (o .env.example aponta para o Supabase)", flush=True)
         print("# stand-ins no ar; Ctrl-C para parar", flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

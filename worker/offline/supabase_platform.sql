@@ -173,6 +173,98 @@ end
 $$;
 alter publication supabase_realtime owner to postgres;
 
+-- Broadcast from the database, as supabase/realtime's tenant migrations leave it
+-- (priv/repo/tenant_schema/realtime/functions/send.sql, topic.sql; the messages table of
+-- tenant_db_dump_15.sql, partitioned by day: Realtime creates the daily partitions, the stand-in
+-- has one default partition). Owned by `supabase_realtime_admin`; `postgres` may write policies
+-- on realtime.messages (Cloud lets it through supautils' policy_grants; here by membership).
+do $$
+begin
+  if not exists (select 1 from pg_roles where rolname = 'supabase_realtime_admin') then
+    create role supabase_realtime_admin nologin noinherit noreplication;
+  end if;
+end
+$$;
+grant supabase_realtime_admin to postgres;
+
+create table if not exists realtime.messages (
+  topic text not null,
+  extension text not null,
+  payload jsonb,
+  event text,
+  private boolean default false,
+  updated_at timestamp without time zone default now() not null,
+  inserted_at timestamp without time zone default now() not null,
+  id uuid default gen_random_uuid() not null,
+  binary_payload bytea,
+  constraint messages_pkey primary key (id, inserted_at)
+) partition by range (inserted_at);
+create table if not exists realtime.messages_default partition of realtime.messages default;
+alter table realtime.messages owner to supabase_realtime_admin;
+alter table realtime.messages_default owner to supabase_realtime_admin;
+alter table realtime.messages enable row level security;
+grant all on realtime.messages to postgres;
+grant select, insert, update on realtime.messages to anon, authenticated, service_role;
+
+create or replace function realtime.topic()
+  returns text
+  language sql
+  stable
+  as $function$
+select nullif(current_setting('realtime.topic', true), '')::text;
+$function$;
+alter function realtime.topic() owner to supabase_realtime_admin;
+
+create or replace function realtime.send(
+  payload jsonb,
+  event   text,
+  topic   text,
+  private boolean default true
+)
+  returns void
+  language plpgsql
+  as $function$
+declare
+  generated_id uuid;
+  final_payload jsonb;
+begin
+  begin
+    generated_id := gen_random_uuid();
+    if payload ? 'id' then
+      final_payload := payload;
+    else
+      final_payload := jsonb_set(payload, '{id}', to_jsonb(generated_id));
+    end if;
+    execute format('SET LOCAL realtime.topic TO %L', topic);
+    insert into realtime.messages (id, payload, event, topic, private, extension)
+    values (generated_id, final_payload, event, topic, private, 'broadcast');
+  exception
+    when others then
+      raise warning 'WarnSendingBroadcastMessage: %', SQLERRM;
+  end;
+end;
+$function$;
+alter function realtime.send(jsonb, text, text, boolean) owner to supabase_realtime_admin;
+grant execute on function realtime.topic(), realtime.send(jsonb, text, text, boolean)
+  to postgres, anon, authenticated, service_role;
+
+-- The real service reads new broadcast rows from logical replication, i.e. once committed and in
+-- commit order. The Realtime stand-in (worker/offline/realtime_server.py) gets the same from a
+-- NOTIFY, which Postgres also delivers at commit (a rolled-back join probe sends nothing).
+create or replace function realtime.standin_notify_message()
+  returns trigger
+  language plpgsql
+  as $function$
+begin
+  perform pg_notify('realtime_standin_messages', new.id::text);
+  return null;
+end;
+$function$;
+alter function realtime.standin_notify_message() owner to supabase_realtime_admin;
+create or replace trigger standin_notify_message after insert on realtime.messages
+  for each row when (new.extension = 'broadcast')
+  execute function realtime.standin_notify_message();
+
 -- Lock the platform schemas: only the superuser may create objects in them.
 revoke create on schema auth, storage, realtime, extensions from public, postgres;
 

@@ -1,4 +1,4 @@
--- Imagefill: image columns on the catalogue table {{products}}.
+-- Imagefill: image columns on the catalogue table {{products}} (its picture column: {{col_image_url}}).
 -- Rendered by `imagefill schema render`; edit the template in worker/sql/, not this file.
 -- Never drops or rewrites the user's data: the table is created only if absent, columns and
 -- constraints are added only if absent.
@@ -30,12 +30,31 @@ begin
   select exists (select 1 from pg_attribute
                  where attrelid = '{{products_literal}}'::regclass and attname = 'image_status' and not attisdropped),
          exists (select 1 from pg_attribute
-                 where attrelid = '{{products_literal}}'::regclass and attname = 'image_url' and not attisdropped)
+                 where attrelid = '{{products_literal}}'::regclass and attname = '{{image_url_name}}' and not attisdropped)
     into v_had_status, v_had_url;
+
+  -- The app's own picture column becomes Imagefill's image_url: it must hold a URL as text, and
+  -- "no picture" must be storable as NULL. Refused with the reason rather than altered: the
+  -- column and its constraints are the app's.
+  if v_had_url then
+    if (select format_type(atttypid, null) not in ('text', 'character varying')
+          from pg_attribute
+         where attrelid = '{{products_literal}}'::regclass and attname = '{{image_url_name}}') then
+      raise exception 'A coluna de imagem {{image_url_name}} de {{products}} não é de texto (text ou varchar).'
+        using errcode = '42804',
+              hint = 'Passe em --image-url-column uma coluna de texto com a URL da foto.';
+    end if;
+    if (select attnotnull from pg_attribute
+         where attrelid = '{{products_literal}}'::regclass and attname = '{{image_url_name}}') then
+      raise exception 'A coluna de imagem {{image_url_name}} de {{products}} é NOT NULL: o Imagefill grava NULL para "sem foto".'
+        using errcode = '23502',
+              hint = 'Rode "alter table {{products}} alter column {{col_image_url}} drop not null" e instale de novo.';
+    end if;
+  end if;
 
   alter table {{products}}
     add column if not exists {{col_brand}} text,
-    add column if not exists image_url text,
+    add column if not exists {{col_image_url}} text,
     add column if not exists image_status public.image_status not null default 'missing',
     add column if not exists image_source public.image_source,
     add column if not exists image_confidence numeric(4, 3),
@@ -85,8 +104,8 @@ begin
   -- A catalogue that stored "no picture" as '' or blanks (spaces, tabs, newlines): that is no picture (NULL), not a
   -- picture without provenance. Normalized, never rejected (the CHECK below would refuse it).
   if v_had_url then
-    update {{products}} set image_url = null
-     where image_url ~ '^[[:space:]]*$';
+    update {{products}} set {{col_image_url}} = null
+     where {{col_image_url}} ~ '^[[:space:]]*$';
   end if;
 
   -- First install over a catalogue that already had pictures: a person put them there, so they
@@ -94,17 +113,17 @@ begin
   if not v_had_status and v_had_url then
     update {{products}}
        set image_status = 'ok', image_source = 'manual', image_confidence = 1, image_updated_at = now()
-     where image_url is not null;
+     where {{col_image_url}} is not null;
   end if;
 
   if not exists (select 1 from pg_constraint
                  where conrelid = '{{products_literal}}'::regclass and conname = '{{table_name}}_image_provenance') then
     alter table {{products}} add constraint {{table_name}}_image_provenance check (
       -- No stored image without its provenance ...
-      (image_url is null
+      ({{col_image_url}} is null
         or (image_source is not null and image_confidence is not null and image_updated_at is not null))
       -- ... and no `ok` without a stored image.
-      and (image_status <> 'ok' or image_url is not null)
+      and (image_status <> 'ok' or {{col_image_url}} is not null)
     );
   end if;
   if not exists (select 1 from pg_constraint

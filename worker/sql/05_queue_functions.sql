@@ -296,7 +296,7 @@ begin
     raise exception 'an ok image needs url, source and confidence' using errcode = 'IF002';
   end if;
 
-  select p.{{col_id}} as id, p.gtin, p.image_status, p.image_reviewed_by
+  select p.{{col_id}} as id, p.gtin, p.image_status, p.image_reviewed_by, p.image_source
     into v_product
     from {{products}} p where p.{{col_id}} = v_job.product_id
     for update;
@@ -313,14 +313,16 @@ begin
     -- The EAN changed while we worked: this result belongs to the old code. Start over (the
     -- new job is queued below, once this one no longer holds the product's active slot).
     v_outcome := 'stale';
-  elsif v_job.kind = 'enrich' and v_product.image_status = 'ok' and v_product.image_reviewed_by is not null
+  elsif v_job.kind = 'enrich' and v_product.image_status = 'ok'
+        and (v_product.image_reviewed_by is not null or v_product.image_source = 'manual')
         and not coalesce((v_job.payload ->> 'force')::boolean, false) then
-    -- A person approved an image while we worked: automation never overwrites that.
+    -- A person approved an image, or put one in the picture column, while we worked: automation
+    -- never overwrites that.
     v_outcome := 'kept_human_choice';
   else
     update {{products}} p
        set image_status = p_image_status,
-           image_url = case when p_image_status = 'ok' then p_image_url else p.image_url end,
+           {{col_image_url}} = case when p_image_status = 'ok' then p_image_url else p.{{col_image_url}} end,
            image_source = case when p_image_status = 'ok' then p_image_source else p.image_source end,
            image_confidence = case when p_image_status = 'ok' then p_image_confidence else p.image_confidence end,
            image_updated_at = case when p_image_status = 'ok' then now() else p.image_updated_at end,

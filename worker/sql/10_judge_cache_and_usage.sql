@@ -152,7 +152,7 @@ stable
 set search_path = ''
 as $$
   select p.{{col_id}}::text, p.{{col_name}}::text, p.{{col_ean}}::text, p.image_source::text,
-         p.image_confidence, p.image_updated_at, p.image_url,
+         p.image_confidence, p.image_updated_at, p.{{col_image_url}}::text,
          j.result ->> 'original_url', j.result ->> 'page_url', j.result ->> 'page_host',
          coalesce(j.result ->> 'license',
                   case when p.image_source = 'openfoodfacts' then 'CC BY-SA 3.0' end),

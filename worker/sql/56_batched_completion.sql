@@ -104,7 +104,8 @@ begin
      and (i.image_source is null or i.image_source = any (enum_range(null::public.image_source)::text[]))
      and (i.image_confidence is null or i.image_confidence between 0 and 1)
      and not (j.kind = 'enrich' and j.payload ? 'gtin' and j.payload ->> 'gtin' is distinct from p.gtin)
-     and not (j.kind = 'enrich' and p.image_status = 'ok' and p.image_reviewed_by is not null
+     and not (j.kind = 'enrich' and p.image_status = 'ok'
+              and (p.image_reviewed_by is not null or p.image_source = 'manual')
               and not coalesce((j.payload ->> 'force')::boolean, false))
      and not (j.kind = 'enrich' and i.image_url is not null and exists (
                select 1 from public.image_rejected_candidates r
@@ -126,7 +127,7 @@ begin
     stored as (
       update {{products}} p
          set image_status = i.image_status,
-             image_url = case when i.image_status = 'ok' then i.image_url else p.image_url end,
+             {{col_image_url}} = case when i.image_status = 'ok' then i.image_url else p.{{col_image_url}} end,
              image_source = case when i.image_status = 'ok' then i.image_source else p.image_source end,
              image_confidence = case when i.image_status = 'ok' then i.image_confidence else p.image_confidence end,
              image_updated_at = case when i.image_status = 'ok' then now() else p.image_updated_at end,

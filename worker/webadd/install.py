@@ -32,6 +32,10 @@ ACTIONS = {
     "reject": "POST",
     "browser-search": "POST",
     "spend": "GET",
+    "audit": "GET",
+    "audit-figures": "GET",
+    "audit-confirm": "POST",
+    "audit-undo": "POST",
 }
 # Added only when missing, as ranges that accept newer releases; the floor is what web/ is built with.
 DEPENDENCIES = {"@supabase/ssr": "^0.12.0", "@supabase/supabase-js": "^2.109.0"}

@@ -7,7 +7,7 @@ export function TelaMonitoramento({ estado, loginHref = "/login" }) {
     return (<div className={RAIZ}>
       <Estilos />
       <main className="pagina">
-        {estado.estado === "ok" ? (<Painel initialCounters={estado.counters} initialPage={estado.page} userEmail={estado.userEmail}/>) : estado.estado === "sem-sessao" ? (<div className="recusa" role="alert">
+        {estado.estado === "ok" ? (<Painel initialCounters={estado.counters} initialPage={estado.page} userEmail={estado.userEmail} realtime={estado.realtime}/>) : estado.estado === "sem-sessao" ? (<div className="recusa" role="alert">
             <h1>Entre para revisar imagens</h1>
             <p>O painel de imagens é só para usuários com sessão ativa.</p>
             <Link href={loginHref}>Entrar</Link>

@@ -36,6 +36,17 @@ export const api = {
         body: JSON.stringify({ product_id: productId, reason, retry }),
     }),
     spend: () => call("/api/imagefill/spend"),
+    audit: (mode, limit, before = null) => call(`/api/imagefill/audit?mode=${mode}&limit=${limit}` +
+        (before ? `&before_at=${encodeURIComponent(before.before_at)}&before_id=${before.before_id}` : "")),
+    auditFigures: () => call("/api/imagefill/audit-figures"),
+    confirmApproval: (approvalId) => call("/api/imagefill/audit-confirm", {
+        method: "POST",
+        body: JSON.stringify({ approval_id: approvalId }),
+    }),
+    undoApproval: (approvalId) => call("/api/imagefill/audit-undo", {
+        method: "POST",
+        body: JSON.stringify({ approval_id: approvalId }),
+    }),
     browserSearch: (productId) => call("/api/imagefill/browser-search", {
         method: "POST",
         body: JSON.stringify({ product_id: productId }),

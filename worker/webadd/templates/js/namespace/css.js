@@ -174,6 +174,7 @@ html.light .imagefill-painel,
 .imagefill-painel .topo { display: flex; justify-content: space-between; align-items: baseline; }
 .imagefill-painel .topo h1 { margin: 0 0 12px; font-size: 24px; }
 .imagefill-painel .usuario { color: var(--suave); font-size: 14px; }
+.imagefill-painel .modo { color: var(--suave); font-size: 13px; margin-left: auto; margin-right: 16px; }
 .imagefill-painel .faixa { display: grid; grid-template-columns: minmax(280px, 1fr) 2fr; gap: 16px; align-items: start; }
 .imagefill-painel .backfill,
 .imagefill-painel .contadores,
@@ -265,6 +266,43 @@ html.light .imagefill-painel,
 .imagefill-painel .colar input { flex: 1; min-width: 0; font-size: 14px; }
 .imagefill-painel .links summary { cursor: pointer; color: var(--link); font-size: 14px; }
 .imagefill-painel .links ul { margin: 6px 0 0; padding-left: 18px; font-size: 14px; list-style: disc; }
+.imagefill-painel .abas { display: flex; gap: 6px; margin-top: 16px; }
+.imagefill-painel .abas button[aria-selected="true"],
+.imagefill-painel .modos button[aria-pressed="true"] {
+  background: var(--botao-azul); color: var(--no-botao); border-color: var(--botao-azul); font-weight: 600;
+}
+.imagefill-painel .revisao > h2 { margin: 0 0 10px; }
+.imagefill-painel .modos { display: flex; gap: 6px; }
+.imagefill-painel .precisao { margin: 0 0 14px; }
+.imagefill-painel .precisao h3 { margin: 0 0 8px; font-size: 16px; }
+.imagefill-painel .precisao table { border-collapse: collapse; font-size: 14px; color: var(--texto); }
+.imagefill-painel .precisao th,
+.imagefill-painel .precisao td { border-bottom: 1px solid var(--borda); padding: 4px 10px; text-align: left; color: var(--texto); }
+.imagefill-painel .precisao th { color: var(--suave); font-weight: 600; }
+.imagefill-painel .precisao tr.geral td { font-weight: 700; }
+.imagefill-painel .numero-tabela { text-align: right; font-variant-numeric: tabular-nums; }
+.imagefill-painel .limiar { margin: 8px 0 0; font-size: 14px; }
+.imagefill-painel .auditoria .aviso { margin-bottom: 8px; }
+.imagefill-painel .auditada {
+  border: 2px solid var(--borda); border-radius: 10px; padding: 12px; display: grid;
+  grid-template-columns: 180px 300px 1fr; grid-template-areas: "foto produto julgamento" "foto acoes julgamento";
+  grid-template-rows: auto 1fr; gap: 8px 16px;
+}
+.imagefill-painel .auditada.selecionado { border-color: var(--azul); box-shadow: 0 0 0 3px var(--selecao); }
+.imagefill-painel .auditada .foto {
+  grid-area: foto; width: 180px; height: 180px; background: var(--foto); border: 2px solid var(--borda);
+  border-radius: 6px; color: #1d2430; display: flex; align-items: center; justify-content: center; overflow: hidden;
+}
+.imagefill-painel .auditada .foto img { max-width: 100%; max-height: 100%; object-fit: contain; }
+.imagefill-painel .julgamento { grid-area: julgamento; display: flex; flex-direction: column; gap: 4px; }
+.imagefill-painel .julgamento p { margin: 0; }
+.imagefill-painel .quando { font-size: 13px; color: var(--suave); }
+.imagefill-painel .veredito { font-weight: 700; color: var(--verde); }
+.imagefill-painel .veredito.wrong { color: var(--vermelho); }
+.imagefill-painel button.confirmar {
+  background: var(--botao-verde); color: var(--no-botao); border-color: var(--botao-verde); font-weight: 600;
+}
+.imagefill-painel button.mais { margin-top: 12px; }
 .imagefill-painel .recusa { max-width: 560px; margin: 60px auto; }
 .imagefill-painel .recusa h1 { margin-top: 0; color: var(--vermelho); font-size: 22px; }
 .imagefill-painel .carregando { color: var(--suave); }

@@ -1,3 +1,4 @@
+import { supabaseKey, supabaseUrl } from "./ambiente";
 import { catalogueCounters, ImagefillError, isImageOperator, reviewQueue, } from "./imagefill";
 export async function carregarEstado(supabase) {
     const { data } = await supabase.auth.getUser();
@@ -8,7 +9,9 @@ export async function carregarEstado(supabase) {
             return { estado: "negado", mensagem: "Acesso negado: sua conta não pode revisar imagens de produtos." };
         }
         const [counters, page] = await Promise.all([catalogueCounters(supabase), reviewQueue(supabase, 50, 0)]);
-        return { estado: "ok", counters, page, userEmail: data.user.email ?? "" };
+        // Realtime lives at the same project URL (`/realtime/v1`); URL and key are public.
+        const realtime = { url: supabaseUrl(), key: supabaseKey() };
+        return { estado: "ok", counters, page, userEmail: data.user.email ?? "", realtime };
     }
     catch (exc) {
         if (exc instanceof ImagefillError && exc.status === 403)

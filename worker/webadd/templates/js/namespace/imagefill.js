@@ -11,7 +11,7 @@ export class ImagefillError extends Error {
     }
 }
 /** SQLSTATE → the status our routes answer. The RPCs raise 42501 for a non-operator, 22023 (or a
- * cast error, 22P02) for bad input and P0002 for an unknown product or batch. */
+ * cast error, 22P02) for bad input and P0002 for an unknown product, batch or approval. */
 export function statusFor(code) {
     if (!code)
         return 500;
@@ -21,6 +21,9 @@ export function statusFor(code) {
         return 401;
     if (code === "P0002")
         return 404;
+    // The audit's refusals: undo of a person's approval (IF020), confirm after an undo (IF021).
+    if (code === "IF020" || code === "IF021")
+        return 409;
     if (code === "22023" || code === "P0001" || code.startsWith("22"))
         return 400;
     if (code === "PGRST202")
@@ -73,4 +76,27 @@ export function spendSummary(supabase) {
 }
 export function requestBrowserSearch(supabase, productId) {
     return rpc(supabase, "request_browser_search", { p_product_id: productId });
+}
+export async function auditQueue(supabase, mode, limit = 50, before = null) {
+    const rows = await rpc(supabase, "image_audit_queue", {
+        p_mode: mode,
+        p_limit: limit,
+        ...(before ? { p_before_at: before.before_at, p_before_id: before.before_id } : {}),
+    });
+    const items = rows.map((row) => ({ ...row, product_id: String(row.product_id) }));
+    const last = items[items.length - 1];
+    return { items, next: items.length === limit && last ? { before_at: last.approved_at, before_id: last.approval_id } : null };
+}
+export function confirmAutoApproval(supabase, approvalId) {
+    return rpc(supabase, "confirm_auto_approval", { p_approval_id: approvalId });
+}
+export function undoAutoApproval(supabase, approvalId, reason = null) {
+    return rpc(supabase, "undo_auto_approval", { p_approval_id: approvalId, ...(reason ? { p_reason: reason } : {}) });
+}
+export async function auditFigures(supabase) {
+    const [precision, threshold] = await Promise.all([
+        rpc(supabase, "image_audit_precision", {}),
+        rpc(supabase, "image_audit_threshold", {}),
+    ]);
+    return { precision, threshold };
 }

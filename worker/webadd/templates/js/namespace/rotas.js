@@ -1,4 +1,4 @@
-import { approveImage, batchProgress, catalogueCounters, enqueueBackfill, ImagefillError, rejectImage, requestBrowserSearch, reviewQueue, spendSummary, } from "./imagefill";
+import { approveImage, auditFigures, auditQueue, batchProgress, catalogueCounters, confirmAutoApproval, enqueueBackfill, ImagefillError, rejectImage, requestBrowserSearch, reviewQueue, spendSummary, undoAutoApproval, } from "./imagefill";
 /** The HTTP method each route answers (the others get 405). */
 export const METODOS = {
     review: "GET",
@@ -8,6 +8,10 @@ export const METODOS = {
     reject: "POST",
     "browser-search": "POST",
     spend: "GET",
+    audit: "GET",
+    "audit-figures": "GET",
+    "audit-confirm": "POST",
+    "audit-undo": "POST",
 };
 const MAX_WAIT_SECONDS = 25;
 /** Input the route itself refuses before any RPC (not JSON, wrong type). */
@@ -33,6 +37,21 @@ function integerParam(value, name, fallback) {
     if (!/^-?\d+$/.test(value))
         throw new BadRequest(`${name} deve ser um número inteiro (recebido: ${value}).`);
     return Number(value);
+}
+function approvalId(body) {
+    const value = body.approval_id;
+    if (typeof value === "number" && Number.isSafeInteger(value))
+        return value;
+    if (typeof value === "string" && /^\d+$/.test(value))
+        return Number(value);
+    throw new BadRequest("Campo obrigatório ausente ou inválido: approval_id (um número inteiro).");
+}
+/** GET audit?mode=sample|all&limit=50[&before_at=…&before_id=…]: the cursor is the last row's pair. */
+function auditCursor(params) {
+    const at = params.get("before_at");
+    if (!at)
+        return null;
+    return { before_at: at, before_id: integerParam(params.get("before_id"), "before_id", 0) };
 }
 /** POST backfill?limit=50[&wait=10]: queues a batch; with `wait`, waits up to that many seconds for it. */
 async function backfill(supabase, params) {
@@ -94,6 +113,24 @@ async function executar(acao, supabase, params, lerCorpo) {
         case "spend":
             // GET spend: this month's spend per provider against the caps.
             return spendSummary(supabase);
+        case "audit": {
+            // The sample still to audit (default) or every automatic approval, newest first.
+            const mode = params.get("mode") ?? "sample";
+            if (mode !== "sample" && mode !== "all") {
+                throw new BadRequest(`mode deve ser sample (amostra) ou all (todas) (recebido: ${mode}).`);
+            }
+            return auditQueue(supabase, mode, integerParam(params.get("limit"), "limit", 50), auditCursor(params));
+        }
+        case "audit-figures":
+            // The measured precision per source and band, and the suggested threshold (never applied).
+            return auditFigures(supabase);
+        case "audit-confirm":
+            return confirmAutoApproval(supabase, approvalId(objeto(await lerCorpo())));
+        case "audit-undo": {
+            // The picture is rejected for the product and the product goes back through the pipeline.
+            const body = objeto(await lerCorpo());
+            return undoAutoApproval(supabase, approvalId(body), typeof body.reason === "string" ? body.reason : null);
+        }
     }
 }
 /** One route call: signed in or 401, then the RPC with the caller's own session (the database decides

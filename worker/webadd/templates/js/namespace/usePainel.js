@@ -2,6 +2,7 @@
 /** The panel's state and behaviour: optimistic decisions, polling, keyboard. Components render it. */
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { api, ApiError } from "./api";
+import { useAoVivo } from "./aoVivo";
 export const PAGE_SIZE = 50;
 const REVIEW_POLL_MS = 4000;
 const PROGRESS_POLL_MS = 5000;
@@ -16,7 +17,8 @@ function ordered(items) {
 function message(exc) {
     return exc instanceof ApiError ? exc.message : "Erro inesperado. Tente de novo.";
 }
-export function usePainel(initialCounters, initialPage) {
+/** `keyboard`: false while another list (the audit) is on screen and owns the keys. */
+export function usePainel(initialCounters, initialPage, realtime = null, keyboard = true) {
     const [counters, setCounters] = useState(initialCounters);
     const [batch, setBatch] = useState(null);
     const [batchId, setBatchId] = useState(null);
@@ -66,14 +68,20 @@ export function usePainel(initialCounters, initialPage) {
         }
     }, [batchId]);
     const running = batch !== null && batch.done < batch.total;
+    // Live (Realtime): each ping is answered with one fetch and nothing polls; otherwise, polling.
+    const live = useAoVivo(realtime, (topic) => (topic === "progress" ? refreshProgress() : refreshReview()));
     useEffect(() => {
+        if (live)
+            return;
         const timer = setInterval(refreshProgress, running ? PROGRESS_POLL_RUNNING_MS : PROGRESS_POLL_MS);
         return () => clearInterval(timer);
-    }, [refreshProgress, running]);
+    }, [refreshProgress, running, live]);
     useEffect(() => {
+        if (live)
+            return;
         const timer = setInterval(refreshReview, REVIEW_POLL_MS);
         return () => clearInterval(timer);
-    }, [refreshReview]);
+    }, [refreshReview, live]);
     useEffect(() => {
         // A batch that just finished changes the review list: fetch it now, not at the next tick.
         if (batch && batch.done === batch.total)
@@ -155,6 +163,8 @@ export function usePainel(initialCounters, initialPage) {
         }
     }, []);
     useEffect(() => {
+        if (!keyboard)
+            return;
         function onKey(event) {
             const target = event.target;
             if (target && (target.tagName === "INPUT" || target.tagName === "TEXTAREA" || target.isContentEditable)) {
@@ -187,12 +197,14 @@ export function usePainel(initialCounters, initialPage) {
         }
         window.addEventListener("keydown", onKey);
         return () => window.removeEventListener("keydown", onKey);
-    }, [approveSelected, reject, move, browserSearch, selected]);
+    }, [keyboard, approveSelected, reject, move, browserSearch, selected]);
     // Keys pressed before hydration would be lost: the panel says when it listens (tests wait for it).
     const [ready, setReady] = useState(false);
     useEffect(() => setReady(true), []);
     return {
         ready,
+        live,
+        pollSeconds: (running ? PROGRESS_POLL_RUNNING_MS : REVIEW_POLL_MS) / 1000,
         counters,
         batch,
         items,

@@ -11,7 +11,12 @@ export function TelaMonitoramento({ estado, loginHref = "/login" }: { estado: Es
       <Estilos />
       <main className="pagina">
         {estado.estado === "ok" ? (
-          <Painel initialCounters={estado.counters} initialPage={estado.page} userEmail={estado.userEmail} />
+          <Painel
+            initialCounters={estado.counters}
+            initialPage={estado.page}
+            userEmail={estado.userEmail}
+            realtime={estado.realtime}
+          />
         ) : estado.estado === "sem-sessao" ? (
           <div className="recusa" role="alert">
             <h1>Entre para revisar imagens</h1>

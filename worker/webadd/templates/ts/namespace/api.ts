@@ -1,6 +1,11 @@
 /** The panel's calls to our own routes (same origin; the session travels in the cookies). */
 import type {
   ApproveResult,
+  AuditCursor,
+  AuditFigures,
+  AuditMode,
+  AuditPage,
+  AuditResult,
   BackfillResult,
   BatchProgress,
   BrowserSearchResult,
@@ -56,6 +61,22 @@ export const api = {
       body: JSON.stringify({ product_id: productId, reason, retry }),
     }),
   spend: () => call<SpendSummary>("/api/imagefill/spend"),
+  audit: (mode: AuditMode, limit: number, before: AuditCursor | null = null) =>
+    call<AuditPage>(
+      `/api/imagefill/audit?mode=${mode}&limit=${limit}` +
+        (before ? `&before_at=${encodeURIComponent(before.before_at)}&before_id=${before.before_id}` : ""),
+    ),
+  auditFigures: () => call<AuditFigures>("/api/imagefill/audit-figures"),
+  confirmApproval: (approvalId: number) =>
+    call<AuditResult>("/api/imagefill/audit-confirm", {
+      method: "POST",
+      body: JSON.stringify({ approval_id: approvalId }),
+    }),
+  undoApproval: (approvalId: number) =>
+    call<AuditResult>("/api/imagefill/audit-undo", {
+      method: "POST",
+      body: JSON.stringify({ approval_id: approvalId }),
+    }),
   browserSearch: (productId: string) =>
     call<BrowserSearchResult>("/api/imagefill/browser-search", {
       method: "POST",

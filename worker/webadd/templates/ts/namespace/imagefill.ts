@@ -1,5 +1,6 @@
 /**
- * The one module that calls Imagefill's RPCs (worker/sql/07_review_rpcs.sql and 40_browser_search.sql).
+ * The one module that calls Imagefill's RPCs (worker/sql/07_review_rpcs.sql, 40_browser_search.sql and
+ * 70_approval_audit.sql).
  * Always with the caller's own session: the database decides who may do what (is_image_operator()).
  */
 import type { SupabaseClient } from "@supabase/supabase-js";
@@ -101,6 +102,75 @@ export interface SpendSummary {
   day_resets_at: string;
 }
 
+/** One automatic approval in the audit list (public.image_audit_queue). */
+export interface AuditItem {
+  approval_id: number;
+  product_id: string;
+  name: string;
+  brand: string | null;
+  ean: string | null;
+  image_url: string;
+  original_url: string | null;
+  source: ImageSource;
+  site: string | null;
+  confidence: number;
+  band: number;
+  reason: string | null;
+  approved_at: string;
+  verdict: "confirmed" | "wrong" | null;
+  audited_at: string | null;
+  is_current: boolean;
+  in_sample: boolean;
+}
+
+export type AuditMode = "sample" | "all";
+
+export interface AuditCursor {
+  before_at: string;
+  before_id: number;
+}
+
+export interface AuditPage {
+  items: AuditItem[];
+  /** The next page's cursor; null on the last page. */
+  next: AuditCursor | null;
+}
+
+export interface AuditResult {
+  approval_id: number;
+  product_id: string;
+  verdict: "confirmed" | "wrong";
+  superseded?: boolean;
+  job_id?: string | null;
+  status?: string;
+}
+
+/** One row of public.image_audit_precision(): source/band null = every source/band. */
+export interface PrecisionRow {
+  source: ImageSource | null;
+  band: number | null;
+  audited: number;
+  correct: number;
+  measured_precision: number;
+  wilson_low: number;
+  wilson_high: number;
+}
+
+/** One row of public.image_audit_threshold(): the audited approvals with confidence >= threshold. */
+export interface ThresholdRow {
+  threshold: number;
+  audited: number;
+  correct: number;
+  wilson_low: number | null;
+  target: number;
+  meets_target: boolean;
+}
+
+export interface AuditFigures {
+  precision: PrecisionRow[];
+  threshold: ThresholdRow[];
+}
+
 /** An RPC refused the call; `status` is what our routes answer, `message` is for a person. */
 export class ImagefillError extends Error {
   constructor(
@@ -120,12 +190,14 @@ interface RpcFailure {
 }
 
 /** SQLSTATE → the status our routes answer. The RPCs raise 42501 for a non-operator, 22023 (or a
- * cast error, 22P02) for bad input and P0002 for an unknown product or batch. */
+ * cast error, 22P02) for bad input and P0002 for an unknown product, batch or approval. */
 export function statusFor(code: string | undefined): number {
   if (!code) return 500;
   if (code === "42501") return 403;
   if (code === "PGRST301" || code === "PGRST302" || code === "PGRST303") return 401;
   if (code === "P0002") return 404;
+  // The audit's refusals: undo of a person's approval (IF020), confirm after an undo (IF021).
+  if (code === "IF020" || code === "IF021") return 409;
   if (code === "22023" || code === "P0001" || code.startsWith("22")) return 400;
   if (code === "PGRST202") return 500;
   return 500;
@@ -192,4 +264,40 @@ export function spendSummary(supabase: SupabaseClient): Promise<SpendSummary> {
 
 export function requestBrowserSearch(supabase: SupabaseClient, productId: string): Promise<BrowserSearchResult> {
   return rpc(supabase, "request_browser_search", { p_product_id: productId });
+}
+
+export async function auditQueue(
+  supabase: SupabaseClient,
+  mode: AuditMode,
+  limit = 50,
+  before: AuditCursor | null = null,
+): Promise<AuditPage> {
+  const rows = await rpc<AuditItem[]>(supabase, "image_audit_queue", {
+    p_mode: mode,
+    p_limit: limit,
+    ...(before ? { p_before_at: before.before_at, p_before_id: before.before_id } : {}),
+  });
+  const items = rows.map((row) => ({ ...row, product_id: String(row.product_id) }));
+  const last = items[items.length - 1];
+  return { items, next: items.length === limit && last ? { before_at: last.approved_at, before_id: last.approval_id } : null };
+}
+
+export function confirmAutoApproval(supabase: SupabaseClient, approvalId: number): Promise<AuditResult> {
+  return rpc(supabase, "confirm_auto_approval", { p_approval_id: approvalId });
+}
+
+export function undoAutoApproval(
+  supabase: SupabaseClient,
+  approvalId: number,
+  reason: string | null = null,
+): Promise<AuditResult> {
+  return rpc(supabase, "undo_auto_approval", { p_approval_id: approvalId, ...(reason ? { p_reason: reason } : {}) });
+}
+
+export async function auditFigures(supabase: SupabaseClient): Promise<AuditFigures> {
+  const [precision, threshold] = await Promise.all([
+    rpc<PrecisionRow[]>(supabase, "image_audit_precision", {}),
+    rpc<ThresholdRow[]>(supabase, "image_audit_threshold", {}),
+  ]);
+  return { precision, threshold };
 }
