@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 
-.PHONY: setup webadd-fixture-deps setup-demo system-deps-demo system-deps-test demo demo-panel test lint bench bench-review bench-audit clean constraints
+.PHONY: setup webadd-fixture-deps setup-demo system-deps-demo system-deps-test demo demo-panel test lint bench bench-review bench-audit bench-realtime clean constraints
 
 # What `make demo` needs: the runtime package and PostgreSQL.
 setup-demo: system-deps-demo $(VENV)/.installed-runtime
@@ -94,3 +94,8 @@ bench-review: setup web/node_modules/.installed
 # The same measure for the audit list ("Aprovadas automaticamente", key C); standalone too.
 bench-audit: setup web/node_modules/.installed
 	$(PY) -m bench.bench_audit_speed --items 50
+
+# One open panel, live (Realtime) vs polling: queries/min idle and during a paced 10,000-job drain,
+# job done -> panel updated p50/p95 (about 6 min); standalone too.
+bench-realtime: setup web/node_modules/.installed
+	$(PY) -m bench.bench_realtime --idle 60 --jobs 10000 --drain-seconds 60
