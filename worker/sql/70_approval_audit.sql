@@ -117,7 +117,7 @@ declare
 begin
   insert into public.image_auto_approvals
     (product_id, job_id, url, original_url, source, site, confidence, reason, approved_at, sample_key)
-  select p.{{col_id}}, new.id, p.image_url, new.result ->> 'original_url', p.image_source,
+  select p.{{col_id}}, new.id, p.{{col_image_url}}, new.result ->> 'original_url', p.image_source,
          case when p.image_source <> 'openfoodfacts' then
            coalesce(new.result ->> 'page_host', substring(new.result ->> 'original_url' from '^[a-zA-Z]+://([^/:?#]+)'))
          end,
@@ -194,7 +194,7 @@ begin
     with added as (
       insert into public.image_auto_approvals
         (product_id, job_id, url, original_url, source, site, confidence, reason, approved_at, sample_key)
-      select p.{{col_id}}, j.id, p.image_url, j.result ->> 'original_url', p.image_source,
+      select p.{{col_id}}, j.id, p.{{col_image_url}}, j.result ->> 'original_url', p.image_source,
              case when p.image_source <> 'openfoodfacts' then j.result ->> 'page_host' end,
              p.image_confidence, null, p.image_updated_at,
              imagefill.audit_sample_key(coalesce(j.id::text, p.{{col_id}}::text))
@@ -481,7 +481,7 @@ begin
     -- image_reviewed_by stays as it was: the next automatic picture is not a person's choice.
     perform imagefill.as_automation(true);
     update {{products}} p
-       set image_status = 'missing', image_url = null, image_source = null, image_confidence = null,
+       set image_status = 'missing', {{col_image_url}} = null, image_source = null, image_confidence = null,
            image_updated_at = now()
      where p.{{col_id}} = v_approval.product_id;
     perform imagefill.as_automation(false);
