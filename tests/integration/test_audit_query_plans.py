@@ -12,7 +12,7 @@ import asyncpg
 import pytest
 
 from tests.audit_history import generate_history
-from tests.harness import MigratedDatabase, Templates
+from tests.harness import MigratedDatabase, Templates, explained_connection
 
 APPROVALS = 20_000
 NEWEST = datetime(2026, 11, 30, 12, tzinfo=UTC)
@@ -54,22 +54,8 @@ async def seeded(templates: Templates) -> MigratedDatabase:
 
 @pytest.fixture
 async def explained(seeded: MigratedDatabase) -> AsyncIterator[tuple[asyncpg.Connection, list[str]]]:
-    conn = await asyncpg.connect(seeded.superuser_dsn)
-    plans: list[str] = []
-    conn.add_log_listener(lambda _conn, message: plans.append(str(message)))
-    await conn.execute(
-        """
-        load 'auto_explain';
-        set auto_explain.log_min_duration = 0;
-        set auto_explain.log_nested_statements = on;
-        set auto_explain.log_level = notice;
-        set client_min_messages = notice;
-        """
-    )
-    try:
-        yield conn, plans
-    finally:
-        await conn.close()
+    async with explained_connection(seeded.superuser_dsn) as explained:
+        yield explained
 
 
 def assert_flat(plan_text: str) -> None:
