@@ -18,18 +18,10 @@ import asyncpg
 from playwright.async_api import Page
 
 from bench import panel_speed
-from bench.panel_speed import ean13
+from bench.common import ean13
 from tests.audit_history import complete_claimed_jobs
 from worker.migrate import apply_migrations
 from worker.offline.postgres import LocalPostgres
-
-NEXT_READY_JS = """
-(previous) => {
-  const item = document.querySelector('li.auditada[aria-current="true"]');
-  if (!item || item.dataset.approvalId === previous) return false;
-  return [...item.querySelectorAll('img')].every((img) => img.complete && img.naturalWidth > 0);
-}
-"""
 
 
 async def open_audit(page: Page) -> None:
@@ -42,7 +34,6 @@ AUDIT_LIST = panel_speed.KeyboardList(
     open=open_audit,
     current_selector='li.auditada[aria-current="true"]',
     id_attribute="data-approval-id",
-    next_ready_js=NEXT_READY_JS,
     key="c",
     empty_text="Nada a auditar na amostra agora",
     endpoint="/api/imagefill/audit-confirm",

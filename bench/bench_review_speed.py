@@ -18,17 +18,9 @@ import asyncpg
 from playwright.async_api import Page
 
 from bench import panel_speed
-from bench.panel_speed import ean13
+from bench.common import ean13
 from worker.migrate import apply_migrations
 from worker.offline.postgres import LocalPostgres
-
-NEXT_READY_JS = """
-(previous) => {
-  const item = document.querySelector('li.item[aria-current="true"]');
-  if (!item || item.dataset.productId === previous) return false;
-  return [...item.querySelectorAll('img')].every((img) => img.complete && img.naturalWidth > 0);
-}
-"""
 
 
 async def open_review(page: Page) -> None:
@@ -39,7 +31,6 @@ REVIEW_LIST = panel_speed.KeyboardList(
     open=open_review,
     current_selector='li.item[aria-current="true"]',
     id_attribute="data-product-id",
-    next_ready_js=NEXT_READY_JS,
     key="a",
     empty_text="Nada para revisar agora",
     endpoint="/api/imagefill/approve",

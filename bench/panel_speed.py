@@ -28,10 +28,14 @@ from worker.stages.browser import CHROMIUM_FLAGS
 OPERATOR = StandInUser("00000000-0000-4000-8000-0000000be7c4", "bench@example.com", "bench")
 
 
-def ean13(seed: int) -> str:
-    body = f"789{seed:09d}"
-    total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(body))
-    return body + str((10 - total % 10) % 10)
+# The item after `previous` is current, with every picture loaded.
+NEXT_READY_JS = """
+({ selector, attribute, previous }) => {
+  const item = document.querySelector(selector);
+  if (!item || item.getAttribute(attribute) === previous) return false;
+  return [...item.querySelectorAll('img')].every((img) => img.complete && img.naturalWidth > 0);
+}
+"""
 
 
 @dataclass(frozen=True)
@@ -42,7 +46,6 @@ class KeyboardList:
     open: Callable[[Page], Awaitable[None]]
     current_selector: str
     id_attribute: str
-    next_ready_js: str
     key: str
     empty_text: str
     endpoint: str
@@ -104,7 +107,14 @@ async def clear_list(
             t0 = time.perf_counter()
             await page.keyboard.press(keyboard_list.key)
             await page.wait_for_function(
-                keyboard_list.next_ready_js, arg=current, polling="raf", timeout=30_000
+                NEXT_READY_JS,
+                arg={
+                    "selector": keyboard_list.current_selector,
+                    "attribute": keyboard_list.id_attribute,
+                    "previous": current,
+                },
+                polling="raf",
+                timeout=30_000,
             )
             waits.append(time.perf_counter() - t0)
         await page.keyboard.press(keyboard_list.key)
