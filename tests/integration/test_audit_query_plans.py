@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
-from tests.audit_history import generate_history
+from tests.audit_history import audit_list, generate_history
 from tests.harness import MigratedDatabase, Templates, explained_connection
 
 APPROVALS = 20_000
@@ -68,16 +68,7 @@ async def test_the_audit_lists_last_page_by_cursor_reads_only_its_rows(
     explained: tuple[asyncpg.Connection, list[str]], mode: str
 ) -> None:
     conn, plans = explained
-    rows: list[asyncpg.Record] = []
-    page = await conn.fetch("select * from public.image_audit_queue($1, 200)", mode)
-    while page:
-        rows += page
-        page = await conn.fetch(
-            "select * from public.image_audit_queue($1, 200, $2, $3)",
-            mode,
-            page[-1]["approved_at"],
-            page[-1]["approval_id"],
-        )
+    rows = await audit_list(conn, mode)
     assert len(rows) == (APPROVALS if mode == "all" else len(rows)) and len(rows) > 40
     anchor = rows[-21]
     plans.clear()
