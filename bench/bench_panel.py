@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 
 from bench.common import Report, median, migrated_database
+from tests.audit_history import audit_list
 from worker.backfill import FAILURES_SQL, OLDEST_QUEUED_SQL
 from worker.offline.postgres import LocalPostgres
 
@@ -189,16 +190,7 @@ async def measure(conn: asyncpg.Connection) -> dict[str, float]:
 
 async def last_page_cursor(conn: asyncpg.Connection, mode: str) -> tuple[object, object]:
     """The cursor of the list's last page (20 rows before its end), found by paging through."""
-    rows: list[asyncpg.Record] = []
-    page = await conn.fetch("select * from public.image_audit_queue($1, 200)", mode)
-    while page:
-        rows += page
-        page = await conn.fetch(
-            "select * from public.image_audit_queue($1, 200, $2, $3)",
-            mode,
-            page[-1]["approved_at"],
-            page[-1]["approval_id"],
-        )
+    rows = await audit_list(conn, mode)
     anchor = rows[-21] if len(rows) > 20 else rows[0]
     return anchor["approved_at"], anchor["approval_id"]
 

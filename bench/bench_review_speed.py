@@ -13,37 +13,28 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
-import tempfile
-import time
-from pathlib import Path
 
 import asyncpg
-from playwright.async_api import Request, async_playwright
+from playwright.async_api import Page
 
+from bench import panel_speed
+from bench.common import ean13
 from worker.migrate import apply_migrations
-from worker.offline.panel import NextServer, build_web, serve
 from worker.offline.postgres import LocalPostgres
-from worker.offline.postgrest import PostgrestStandIn, StandInUser
-from worker.offline.services import OfflineServices
-from worker.offline.system_deps import system_file
-from worker.stages.browser import CHROMIUM_FLAGS
-
-OPERATOR = StandInUser("00000000-0000-4000-8000-0000000be7c4", "bench@example.com", "bench")
-
-NEXT_READY_JS = """
-(previous) => {
-  const item = document.querySelector('li.item[aria-current="true"]');
-  if (!item || item.dataset.productId === previous) return false;
-  return [...item.querySelectorAll('img')].every((img) => img.complete && img.naturalWidth > 0);
-}
-"""
 
 
-def ean13(seed: int) -> str:
-    body = f"789{seed:09d}"
-    total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(body))
-    return body + str((10 - total % 10) % 10)
+async def open_review(page: Page) -> None:
+    await page.wait_for_selector('.painel[data-ready="true"] li.item[aria-current="true"] img')
+
+
+REVIEW_LIST = panel_speed.KeyboardList(
+    open=open_review,
+    current_selector='li.item[aria-current="true"]',
+    id_attribute="data-product-id",
+    key="a",
+    empty_text="Nada para revisar agora",
+    endpoint="/api/imagefill/approve",
+)
 
 
 async def prepare(pg: LocalPostgres, image_base_url: str, items: int) -> None:
@@ -77,89 +68,17 @@ async def prepare(pg: LocalPostgres, image_base_url: str, items: int) -> None:
 
 
 async def measure(items: int) -> None:
-    started = time.monotonic()
-    build_seconds = await asyncio.to_thread(build_web)
-    workdir = Path(tempfile.mkdtemp(prefix="bench-review-"))
-    with LocalPostgres() as pg:
-        pg.install_platform_standin()
-        async with OfflineServices() as services:
-            await prepare(pg, services.image_base_url, items)
-            stand_in = PostgrestStandIn(pg.dsn(user="authenticator"), users=[OPERATOR])
-            runner, api_url = await serve(stand_in.app)
-            server = await asyncio.to_thread(
-                NextServer.start, api_url, stand_in.anon_key, workdir / "next.log"
-            )
-            try:
-                waits, round_trips = await clear_queue(server.url, stand_in, items)
-            finally:
-                server.stop()
-                await runner.cleanup()
-    report(items, waits, round_trips, build_seconds, time.monotonic() - started)
-
-
-async def clear_queue(url: str, stand_in: PostgrestStandIn, items: int) -> tuple[list[float], list[float]]:
-    import base64
-    import json
-
-    session = stand_in.session_for(OPERATOR.id, OPERATOR.email)
-    cookie = "base64-" + base64.urlsafe_b64encode(json.dumps(session).encode()).decode().rstrip("=")
-    round_trips: list[float] = []
-
-    def on_finished(request: Request) -> None:
-        if request.url.endswith("/api/imagefill/approve"):
-            timing = request.timing
-            round_trips.append((timing["responseEnd"] - timing["requestStart"]) / 1000)
-
-    waits: list[float] = []
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=str(system_file("chromium")), args=list(CHROMIUM_FLAGS)
-        )
-        context = await browser.new_context(viewport={"width": 1366, "height": 900})
-        await context.add_cookies([{"name": "sb-127-auth-token", "value": cookie, "url": url}])
-        page = await context.new_page()
-        page.on("requestfinished", on_finished)
-        await page.goto(f"{url}/monitoramento")
-        await page.wait_for_selector('.painel[data-ready="true"] li.item[aria-current="true"] img')
-        for _ in range(items - 1):  # the last decision has no next item to wait for
-            current = await page.get_attribute('li.item[aria-current="true"]', "data-product-id")
-            t0 = time.perf_counter()
-            await page.keyboard.press("a")
-            await page.wait_for_function(NEXT_READY_JS, arg=current, polling="raf", timeout=30_000)
-            waits.append(time.perf_counter() - t0)
-        await page.keyboard.press("a")
-        await page.wait_for_selector("text=Nada para revisar agora", timeout=60_000)
-        for _ in range(300):  # let every approval's response arrive (at most 30 s)
-            if len(round_trips) >= items:
-                break
-            await page.wait_for_timeout(100)
-        await browser.close()
-    return waits, round_trips
-
-
-def report(items: int, waits: list[float], round_trips: list[float], build: float, total: float) -> None:
-    waits_ms = sorted(w * 1000 for w in waits)
-    trips_ms = sorted(t * 1000 for t in round_trips)
-
-    def pct(values: list[float], q: float) -> float:
-        return values[min(len(values) - 1, int(q * len(values)))]
-
-    print(f"review speed: {items} items cleared with the keyboard (A) in Chromium")
-    print(
-        "  UI wait per item (key press → next item ready, pictures loaded):"
-        f" mean {statistics.mean(waits_ms):.0f} ms,"
-        f" p50 {pct(waits_ms, 0.5):.0f} ms, p95 {pct(waits_ms, 0.95):.0f} ms, max {waits_ms[-1]:.0f} ms"
+    waits, round_trips, build, total = await panel_speed.measure(items, "bench-review-", prepare, REVIEW_LIST)
+    panel_speed.report(
+        f"review speed: {items} items cleared with the keyboard (A) in Chromium",
+        "key press → next item ready, pictures loaded",
+        "approve round trip (POST /api/imagefill/approve)",
+        waits,
+        round_trips,
+        build,
+        total,
+        seconds_per_item=True,
     )
-    print(
-        "  baseline, approve round trip (POST /api/imagefill/approve):"
-        f" mean {statistics.mean(trips_ms):.0f} ms,"
-        f" p50 {pct(trips_ms, 0.5):.0f} ms ({len(trips_ms)} requests)"
-    )
-    print(
-        f"  ratio UI wait / round trip (p50): {pct(waits_ms, 0.5) / pct(trips_ms, 0.5):.2f}"
-        f"  — seconds per item waiting on the UI: {statistics.mean(waits_ms) / 1000:.3f}"
-    )
-    print(f"  (next build {build:.0f}s, whole run {total:.0f}s)")
 
 
 def main() -> None:

@@ -94,3 +94,19 @@ async def complete_claimed_jobs(
         "update public.image_jobs set status = 'queued', locked_by = null, locked_until = null"
         " where status = 'running' and locked_by = 'w'"
     )
+
+
+async def audit_list(conn: asyncpg.Connection, mode: str) -> list[asyncpg.Record]:
+    """Every row of the audit list (`image_audit_queue`, "sample" or "all"), paged through by its
+    cursor 200 at a time, newest first."""
+    rows: list[asyncpg.Record] = []
+    page = await conn.fetch("select * from public.image_audit_queue($1, 200)", mode)
+    while page:
+        rows += page
+        page = await conn.fetch(
+            "select * from public.image_audit_queue($1, 200, $2, $3)",
+            mode,
+            page[-1]["approved_at"],
+            page[-1]["approval_id"],
+        )
+    return rows

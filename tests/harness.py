@@ -11,12 +11,17 @@ import itertools
 import os
 import subprocess
 import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from worker.offline.postgres import LocalPostgres
 from worker.schema import CatalogueTable, write_migrations
+
+if TYPE_CHECKING:
+    import asyncpg
 
 ROOT = Path(__file__).resolve().parents[1]
 SUPABASE_CLI = ROOT / "node_modules" / ".bin" / "supabase"
@@ -170,6 +175,35 @@ async def insert_products(
         [r[1] for r in rows],
     )
     return [r["id"] for r in records]
+
+
+async def log_plans(conn: asyncpg.Connection) -> list[str]:
+    """From now on the plan of every statement `conn` runs, those inside SQL functions too
+    (auto_explain), is appended to the returned list: tests check PLANS, never timings."""
+    plans: list[str] = []
+    conn.add_log_listener(lambda _conn, message: plans.append(str(message)))
+    await conn.execute(
+        """
+        load 'auto_explain';
+        set auto_explain.log_min_duration = 0;
+        set auto_explain.log_nested_statements = on;
+        set auto_explain.log_level = notice;
+        set client_min_messages = notice;
+        """
+    )
+    return plans
+
+
+@asynccontextmanager
+async def explained_connection(dsn: str) -> AsyncIterator[tuple[asyncpg.Connection, list[str]]]:
+    """A connection to `dsn` whose plans are logged (see log_plans), and those plans."""
+    import asyncpg
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        yield conn, await log_plans(conn)
+    finally:
+        await conn.close()
 
 
 def ean13(seed: int, prefix: str = "789") -> str:

@@ -5,9 +5,7 @@ keeps running, a person's approval is stored at once, and `imagefill status` say
 
 from __future__ import annotations
 
-import asyncio
 import json
-import subprocess
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -15,7 +13,8 @@ from pathlib import Path
 
 import asyncpg
 
-from tests.acceptance.conftest import IMAGEFILL, WorkerProcess, worker_env
+from tests.acceptance.conftest import WorkerProcess, worker_env
+from tests.acceptance.test_cli_commands import imagefill
 from tests.acceptance.test_worker_end_to_end import insert_product, status_is
 from tests.harness import MigratedDatabase, wait_until
 from worker.gtin import check_digit
@@ -130,16 +129,7 @@ async def test_three_replicas_racing_for_the_last_dollars_overshoot_by_at_most_t
 
     # `imagefill status` says the cap was reached, when it resets and how to raise it.
     env = worker_env(services, fresh_db.dsn, tmp_path, judge=True, search=True, **budget)
-    result = await asyncio.to_thread(
-        subprocess.run,
-        [IMAGEFILL, "status"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = await imagefill(env, tmp_path, "status", limit_seconds=60)
     assert result.returncode == 0, result.stderr
     out = " ".join(result.stdout.split())
     assert "teto do mês atingido" in out and "BUDGET_MONTHLY_USD" in out

@@ -13,7 +13,9 @@ from tests.harness import MigratedDatabase, ean13
 from worker.offline.services import OfflineServices
 
 
-async def imagefill(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+async def imagefill(
+    env: dict[str, str], cwd: Path, *args: str, limit_seconds: float = 300
+) -> subprocess.CompletedProcess[str]:
     """Runs the CLI without blocking the loop that serves the stand-ins."""
     return await asyncio.to_thread(
         subprocess.run,
@@ -22,7 +24,7 @@ async def imagefill(env: dict[str, str], cwd: Path, *args: str) -> subprocess.Co
         cwd=cwd,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=limit_seconds,
         check=False,
     )
 

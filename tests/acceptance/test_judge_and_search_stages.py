@@ -15,6 +15,7 @@ import asyncpg
 from PIL import Image
 
 from tests.acceptance.conftest import IMAGEFILL, WorkerProcess, worker_env
+from tests.acceptance.test_cli_commands import imagefill
 from tests.acceptance.test_worker_end_to_end import events, insert_product, product, status_is
 from tests.harness import MigratedDatabase, wait_until
 from worker.offline.marks import Mark
@@ -91,16 +92,7 @@ async def test_a_matching_off_picture_is_approved_without_any_search(
     assert '"stage_plan"' in worker.log()
 
     env = worker_env(services, fresh_db.dsn, tmp_path, judge=True, search=True)
-    result = await asyncio.to_thread(
-        subprocess.run,
-        [IMAGEFILL, "status"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = await imagefill(env, tmp_path, "status", limit_seconds=60)
     assert result.returncode == 0, result.stderr
     assert "gpt-4.1-mini" in result.stdout and "ativa: brave" in result.stdout
     assert f"{record['input_tokens']:,}".replace(",", ".") in result.stdout

@@ -19,7 +19,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from playwright.async_api import Browser, BrowserContext, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from tests.harness import MigratedDatabase, Templates
 from worker.offline.panel import NextServer, build_web, serve
@@ -139,6 +139,20 @@ class PanelStack:
                 proc.kill()
                 proc.wait(timeout=10)
         self.workers.clear()
+
+
+# The function alone (Playwright calls a string that is a function expression), without its header.
+CONTRAST_JS = "\n".join(
+    line
+    for line in (Path(__file__).parent / "contrast.js").read_text().splitlines()
+    if not line.startswith("//")
+)
+
+
+async def lowest_contrast(page: Page, measure: dict[str, Any]) -> dict[str, Any]:
+    """contrast.js on the page: `{"groups": {name: selector}}` or `{"root": selector}` (see there)."""
+    result: dict[str, Any] = await page.evaluate(CONTRAST_JS, measure)
+    return result
 
 
 NON_OPERATOR_SQL = f"""

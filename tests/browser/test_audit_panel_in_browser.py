@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import AsyncIterator
-from pathlib import Path
 from urllib.parse import quote
 
 import asyncpg
@@ -19,7 +18,7 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from tests.audit_history import complete_claimed_jobs
-from tests.browser.conftest import NOT_OPERATOR, OPERATOR, PanelStack
+from tests.browser.conftest import NOT_OPERATOR, OPERATOR, PanelStack, lowest_contrast
 from tests.browser.test_panel_access_and_routes import call
 from tests.harness import ean13, wait_until
 
@@ -236,7 +235,7 @@ async def test_a_non_operator_gets_no_audit_list(stack: PanelStack, browser: Bro
     assert (status, answer["error"]["code"]) == (403, "42501")
 
 
-AUDIT_CONTRAST_JS = (Path(__file__).parent / "contrast_audit.js").read_text()
+AUDIT_TAB = '.imagefill-painel section[aria-label="Aprovadas automaticamente"]'
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
@@ -248,7 +247,7 @@ async def test_the_audit_tab_is_readable_in_light_and_dark_mode(
     await page.get_by_role("button", name="Todas", exact=True).click()
     await expect(page.locator("li.auditada").first).to_be_visible()
     await expect(page.locator(".precisao table")).to_be_visible()
-    measured = await page.evaluate(AUDIT_CONTRAST_JS)
+    measured = await lowest_contrast(page, {"root": AUDIT_TAB})
     print(f"\ncontraste auditoria {scheme}: {measured}")
     assert measured["count"] > 20
     assert measured["ratio"] >= 4.5, measured

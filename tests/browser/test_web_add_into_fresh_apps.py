@@ -22,7 +22,7 @@ import asyncpg
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.browser.conftest import IMAGEFILL, OPERATOR
+from tests.browser.conftest import IMAGEFILL, OPERATOR, lowest_contrast
 from tests.harness import MigratedDatabase, Templates, ean13
 from tests.webadd.fixture_apps import ALL_APPS, FixtureApp, create_app, deps_dir, node_env
 from worker.offline.panel import NextServer, serve
@@ -231,17 +231,17 @@ async def test_the_operator_signs_in_approves_one_and_rejects_one(
     assert changed <= {"next-env.d.ts"}, changed
 
 
-# The function alone (Playwright calls a string that is a function expression), without its header.
-CONTRAST_JS = "\n".join(
-    line
-    for line in (Path(__file__).parent / "contrast.js").read_text().splitlines()
-    if not line.startswith("//")
-)
+# The panel's text, by group, whose lowest contrast contrast.js measures.
+PANEL_TEXT = {
+    "nomes": ".imagefill-painel li.item h3",
+    "titulos": ".imagefill-painel h1, .imagefill-painel h2",
+    "botoes": ".imagefill-painel button:not(:disabled):not(.foto), .imagefill-painel .foto .numero",
+    "contadores": ".imagefill-painel .contador dd, .imagefill-painel .contador dt, .imagefill-painel .total",
+}
 
 
 async def contrast(page: Page) -> dict[str, Any]:
-    result: dict[str, Any] = await page.evaluate(CONTRAST_JS)
-    return result
+    return await lowest_contrast(page, {"groups": PANEL_TEXT})
 
 
 @pytest.mark.parametrize("mode", ["claro", "escuro-do-sistema", "escuro-pela-classe-dark"])

@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
-from tests.audit_history import generate_history
-from tests.harness import MigratedDatabase, Templates
+from tests.audit_history import audit_list, generate_history
+from tests.harness import MigratedDatabase, Templates, explained_connection
 
 APPROVALS = 20_000
 NEWEST = datetime(2026, 11, 30, 12, tzinfo=UTC)
@@ -54,22 +54,8 @@ async def seeded(templates: Templates) -> MigratedDatabase:
 
 @pytest.fixture
 async def explained(seeded: MigratedDatabase) -> AsyncIterator[tuple[asyncpg.Connection, list[str]]]:
-    conn = await asyncpg.connect(seeded.superuser_dsn)
-    plans: list[str] = []
-    conn.add_log_listener(lambda _conn, message: plans.append(str(message)))
-    await conn.execute(
-        """
-        load 'auto_explain';
-        set auto_explain.log_min_duration = 0;
-        set auto_explain.log_nested_statements = on;
-        set auto_explain.log_level = notice;
-        set client_min_messages = notice;
-        """
-    )
-    try:
-        yield conn, plans
-    finally:
-        await conn.close()
+    async with explained_connection(seeded.superuser_dsn) as explained:
+        yield explained
 
 
 def assert_flat(plan_text: str) -> None:
@@ -82,16 +68,7 @@ async def test_the_audit_lists_last_page_by_cursor_reads_only_its_rows(
     explained: tuple[asyncpg.Connection, list[str]], mode: str
 ) -> None:
     conn, plans = explained
-    rows: list[asyncpg.Record] = []
-    page = await conn.fetch("select * from public.image_audit_queue($1, 200)", mode)
-    while page:
-        rows += page
-        page = await conn.fetch(
-            "select * from public.image_audit_queue($1, 200, $2, $3)",
-            mode,
-            page[-1]["approved_at"],
-            page[-1]["approval_id"],
-        )
+    rows = await audit_list(conn, mode)
     assert len(rows) == (APPROVALS if mode == "all" else len(rows)) and len(rows) > 40
     anchor = rows[-21]
     plans.clear()

@@ -7,7 +7,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from tests.harness import ROOT, Templates, ean13
+from tests.harness import ROOT, Templates, ean13, log_plans
 from worker.migrate import apply_migrations
 from worker.schema import CatalogueTable, render_migrations
 
@@ -125,17 +125,7 @@ async def test_claim_is_served_by_the_partial_index_on_a_large_queue(templates: 
             "        now() - random() * interval '1 day', null from public.products"
         )
         await conn.execute("analyze public.image_jobs; analyze public.products")
-        plans: list[str] = []
-        conn.add_log_listener(lambda _conn, message: plans.append(str(message)))
-        await conn.execute(
-            """
-            load 'auto_explain';
-            set auto_explain.log_min_duration = 0;
-            set auto_explain.log_nested_statements = on;
-            set auto_explain.log_level = notice;
-            set client_min_messages = notice;
-            """
-        )
+        plans = await log_plans(conn)
         claimed = await conn.fetch(
             "select * from imagefill.claim_image_jobs('explain', 5, 60, '{enrich,approve}')"
         )

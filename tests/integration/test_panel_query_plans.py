@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from tests.harness import MigratedDatabase, Templates, ean13
+from tests.harness import MigratedDatabase, Templates, ean13, explained_connection
 from worker.backfill import FAILURES_SQL, OLDEST_QUEUED_SQL
 
 PRODUCTS = 40_000
@@ -62,22 +62,8 @@ async def seeded(big_db: MigratedDatabase) -> MigratedDatabase:
 
 @pytest.fixture
 async def explained(seeded: MigratedDatabase) -> AsyncIterator[tuple[asyncpg.Connection, list[str]]]:
-    conn = await asyncpg.connect(seeded.superuser_dsn)
-    plans: list[str] = []
-    conn.add_log_listener(lambda _conn, message: plans.append(str(message)))
-    await conn.execute(
-        """
-        load 'auto_explain';
-        set auto_explain.log_min_duration = 0;
-        set auto_explain.log_nested_statements = on;
-        set auto_explain.log_level = notice;
-        set client_min_messages = notice;
-        """
-    )
-    try:
-        yield conn, plans
-    finally:
-        await conn.close()
+    async with explained_connection(seeded.superuser_dsn) as explained:
+        yield explained
 
 
 def _assert_flat(plan_text: str) -> None:

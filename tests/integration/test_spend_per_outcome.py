@@ -5,18 +5,15 @@ count, a dated model name takes its family's price, an unpriced model costs noth
 
 from __future__ import annotations
 
-import asyncio
 import os
-import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 
 import asyncpg
 
+from tests.acceptance.test_cli_commands import imagefill
 from tests.harness import MigratedDatabase
 
-IMAGEFILL = str(Path(sys.executable).parent / "imagefill")
 PRICES = '{"gpt-4.1-mini": [0.40, 1.60], "gpt-4.1": [2.00, 8.00]}'
 SEARCH_PER_REQUEST = Decimal("0.005")
 
@@ -101,18 +98,8 @@ async def test_status_shows_this_months_cost_per_product_by_outcome(
         "DATABASE_URL": fresh_db.dsn,
         "OPENAI_PRICES": "gpt-4.1-mini=0.40/1.60,gpt-4.1=2.00/8.00",
         "IMAGE_SEARCH_PRICE_PER_1000": "5",
-        "COLUMNS": "200",  # rich wraps the table's cells to the terminal's width
     }
-    result = await asyncio.to_thread(
-        subprocess.run,
-        [IMAGEFILL, "status"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = await imagefill(env, tmp_path, "status", limit_seconds=60)
     assert result.returncode == 0, result.stderr
     out = " ".join(result.stdout.split())
     assert "Custo por produto neste mês" in out
