@@ -11,11 +11,19 @@ import time
 from worker.logs import elapsed_ms
 from worker.pipeline import FetchedImage, Pipeline, rank_key
 from worker.queue import Candidate, ClaimedJob, JobOutcome, StageEvent
-from worker.stages.image_search import SearchHit, SearchUnavailable, interleave
+from worker.stages.image_search import SearchHit, SearchUnavailable
 from worker.stages.openai_judge import ProductFacts
 from worker.stages.queries import build_search_queries
 
 JUDGE_CONCURRENCY = 3  # the old stage judged up to three hits at once
+
+
+def interleave(per_query: list[list[SearchHit]]) -> list[SearchHit]:
+    """Round-robin across queries, so the first query does not crowd out the others."""
+    merged: list[SearchHit] = []
+    for row in range(max((len(hits) for hits in per_query), default=0)):
+        merged.extend(hits[row] for hits in per_query if row < len(hits))
+    return merged
 
 
 async def stage_image_search(

@@ -6,13 +6,13 @@ from io import BytesIO
 
 from PIL import Image
 
+from bench.search_before import interleave
 from worker.offline.image_host import synthesize_product_image
 from worker.offline.marks import Mark
 from worker.picture_identity import picture_hash, same_picture
 from worker.stages.image_search import (
     SearchHit,
     hit_refusal,
-    interleave,
     parse_brave_images,
     parse_domains,
 )

@@ -273,14 +273,6 @@ class BraveImageSearch:
         return wait if wait is not None and wait <= MAX_WINDOW_WAIT_SECONDS else None
 
 
-def interleave(per_query: list[list[SearchHit]]) -> list[SearchHit]:
-    """Round-robin across queries, so the first query does not crowd out the others."""
-    merged: list[SearchHit] = []
-    for row in range(max((len(hits) for hits in per_query), default=0)):
-        merged.extend(hits[row] for hits in per_query if row < len(hits))
-    return merged
-
-
 def domain_blocked(host: str | None, blocked: frozenset[str]) -> bool:
     host = (host or "").lower().rstrip(".")
     return any(host == domain or host.endswith("." + domain) for domain in blocked)
