@@ -43,10 +43,12 @@ class BatchReport:
 
 
 async def running_workers(conn: asyncpg.Connection) -> int:
-    """Other `imagefill run` processes connected to this database (by application_name)."""
+    """Other `imagefill run` processes connected to this database (by application_name; a
+    worker of another database on the same server does not serve this one's jobs)."""
     count = await conn.fetchval(
         "select count(distinct application_name) from pg_stat_activity"
         " where application_name like 'imagefill worker %' and pid <> pg_backend_pid()"
+        " and datname = current_database()"
     )
     return int(count or 0)
 

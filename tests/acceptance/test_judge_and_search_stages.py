@@ -224,12 +224,14 @@ async def test_every_judge_fault_ends_in_review_never_ok(
     for ean, (kind, _) in faults.items():
         services.openai.fail_next(kind, times=10, ean=ean)
     services.openai.retry_after = "1"
-    services.openai.slow_seconds = 3
+    # The slow answer is far past the timeout, and the timeout far past a normal answer on a busy
+    # machine (an answer later than it would be retried and counted as a second call).
+    services.openai.slow_seconds = 10
     worker = start_worker(
         judge=True,
         IMAGE_SEARCH_PROVIDER="brave",
         OPENAI_MAX_RETRIES="1",
-        OPENAI_TIMEOUT_SECONDS="1",
+        OPENAI_TIMEOUT_SECONDS="4",
         WORKER_CONCURRENCY="6",
     )
     ids = {ean: await insert_product(db_conn, f"Produto {ean}", ean) for ean in faults}

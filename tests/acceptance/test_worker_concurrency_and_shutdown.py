@@ -190,4 +190,4 @@ async def test_a_job_longer_than_its_lease_keeps_it(
     )
     assert (job["attempts"], job["status"]) == (1, "done")
     assert len(services.off.requests_for("8424259826051")) == 1, "nobody else started the same job"
-    assert first.health()["leases_lost"] == 0
+    assert sum(w.health()["leases_lost"] for w in (first, second)) == 0  # whichever took the job

@@ -95,6 +95,7 @@ async def test_a_worker_without_listen_wakes_up_on_realtime_and_rejoins(
         await wait_until(lambda: _reviewed(db_conn, product_id), within=20)
         listeners = await db_conn.fetchval(
             "select count(*) from pg_stat_activity where application_name = 'imagefill listener'"
+            " and datname = current_database()"
         )
         assert listeners == 0
 

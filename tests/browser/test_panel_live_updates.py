@@ -125,8 +125,9 @@ async def test_the_panel_is_live_then_polls_without_realtime_and_is_live_again(
         drained_fetches = len(fetches) - before_fetches
         print(f"\nlive drain: {messages} broadcasts, {drained_fetches} fetches")
         assert messages >= 2
-        # One fetch per message, plus at most one trailing fetch per topic per burst.
-        assert drained_fetches <= messages + 4, (messages, fetches.urls[before_fetches:])
+        # One fetch per message, plus at most one trailing fetch per topic per burst (a drain on a
+        # busy machine comes in several bursts).
+        assert drained_fetches <= 2 * messages + 2, (messages, fetches.urls[before_fetches:])
     finally:
         await conn.close()
 

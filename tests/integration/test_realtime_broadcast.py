@@ -51,12 +51,14 @@ async def test_a_burst_is_coalesced_and_its_last_change_is_flushed(fresh_db: Mig
         review = sum(1 for topic, _ in sent if topic == "imagefill:review")
         assert 1 <= progress < 40 and 1 <= review < 40, sent
         pending = await conn.fetchval("select count(*) from imagefill.realtime_sent where pending")
-        assert pending == 2  # the last changes fell inside the window
+        # The last changes fell inside a window (on a slow machine one topic's last change may
+        # have opened a new window and been sent at once).
+        assert 1 <= pending <= 2
         # The worker's poll tick sends them once the window has passed.
         await conn.execute("select pg_sleep(0.3)")
-        assert await conn.fetchval("select imagefill.flush_broadcasts()") == 2
+        assert await conn.fetchval("select imagefill.flush_broadcasts()") == pending
         assert await conn.fetchval("select imagefill.flush_broadcasts()") == 0
-        assert len(await messages(conn)) == len(sent) + 2
+        assert len(await messages(conn)) == len(sent) + pending
     finally:
         await conn.close()
 

@@ -62,6 +62,8 @@ async def test_a_result_finished_during_an_outage_is_recorded_after_it(
         assert fails == 0
     finally:
         await conn.close()
+    # `job_done` is logged once the completion's commit returns, a moment after the row reads done.
+    await wait_until(lambda: asyncio.sleep(0, '"job_done"' in worker.log()), within=30)
     events = [e["event"] for e in log_events(worker)]
     assert "record_retry" in events and "job_done" in events
     report(

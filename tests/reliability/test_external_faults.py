@@ -69,7 +69,7 @@ async def test_open_food_facts_faults_end_in_documented_states(
     }
     off.always_fail[codes["error500"]] = 500
     off.raw[codes["throttled"]] = (429, b"", {"Retry-After": "1"})
-    off.delays[codes["hang"]] = 3.0
+    off.delays[codes["hang"]] = 8.0  # well past OFF_TIMEOUT_SECONDS, itself well past a normal answer
     off.raw[codes["empty"]] = (200, b"", {"Content-Type": "application/json"})
     off.raw[codes["html"]] = (
         200,
@@ -93,7 +93,7 @@ async def test_open_food_facts_faults_end_in_documented_states(
         ids = await insert_products(conn, fresh_db.catalogue, [(n, c) for n, c in codes.items()])
         by_name = dict(zip(codes, ids, strict=True))
         worker = spawn_worker(
-            fresh_db.dsn, OFF_TIMEOUT_SECONDS="1", OFF_MAX_RETRIES="1", WORKER_CONCURRENCY="8"
+            fresh_db.dsn, OFF_TIMEOUT_SECONDS="3", OFF_MAX_RETRIES="1", WORKER_CONCURRENCY="8"
         )
         state = await _settle(conn, ids)
     finally:
@@ -158,14 +158,14 @@ async def test_picture_faults_retry_or_go_to_review(
             image_url=None,
             image_front_url=f"{base}/hostile/{kind}.jpg",
         )
-    services.image_host.slow_seconds = 5
+    services.image_host.slow_seconds = 8  # well past IMAGE_DOWNLOAD_TIMEOUT_SECONDS below
     services.storage.fail_uploads = 0
 
     conn = await asyncpg.connect(fresh_db.dsn)
     try:
         ids = await insert_products(conn, fresh_db.catalogue, [(k, c) for k, c in codes.items()])
         by_kind = dict(zip(codes, ids, strict=True))
-        worker = spawn_worker(fresh_db.dsn, IMAGE_DOWNLOAD_TIMEOUT_SECONDS="1", WORKER_CONCURRENCY="8")
+        worker = spawn_worker(fresh_db.dsn, IMAGE_DOWNLOAD_TIMEOUT_SECONDS="3", WORKER_CONCURRENCY="8")
         state = await _settle(conn, ids)
     finally:
         await conn.close()
