@@ -28,7 +28,6 @@ from worker.migrate import (
     apply_migrations,
     catalogue_pending,
     resolve_mapping,
-    stored_mapping,
     waiting_migrations,
 )
 from worker.schema import (
@@ -37,8 +36,10 @@ from worker.schema import (
     RenderedMigration,
     SchemaError,
     inspect_catalogue_tables,
+    installed_checksums,
     render_migrations,
     render_one_file,
+    stored_mapping,
     write_one_file,
 )
 from worker.settings import Settings, SettingsError, load_settings
@@ -304,6 +305,7 @@ def migrate(
         conn = await connect(dsn)
         try:
             stored = await stored_mapping(conn)
+            recorded = await installed_checksums(conn)
         finally:
             await conn.close()
         catalogue = resolve_mapping(stored, given)
@@ -330,7 +332,9 @@ def migrate(
         else:
             console.print(f"{len(applied)} migrations aplicadas numa transação:")
         for migration in applied:
-            console.print(f"  aplicada {migration.version}_{migration.name}")
+            # Recorded before: this release changed the template, and it was applied again.
+            verb = "atualizada" if migration.version in recorded else "aplicada"
+            console.print(f"  {verb} {migration.version}_{migration.name}")
         print_waiting(waiting)
         print_next_steps(pending)
 
