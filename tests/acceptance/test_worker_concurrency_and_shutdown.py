@@ -42,8 +42,14 @@ async def test_two_workers_never_process_one_job_twice(
     assert len(completions) == 30 and all(r["n"] == 1 for r in completions)
     assert await db_conn.fetchval("select max(attempts) from public.image_jobs") == 1
     assert sorted(len(services.off.requests_for(c)) for c in codes) == [1] * 30, "one OFF read per product"
-    done = [w.health()["completed"] for w in workers]
-    assert sum(done) == 30 and min(done) > 0, f"both workers should have worked: {done}"
+
+    # A worker counts a completion once its commit returns, a moment after the row reads done.
+    async def counted() -> list[int] | None:
+        done = [(await asyncio.to_thread(w.health))["completed"] for w in workers]
+        return done if sum(done) == 30 else None
+
+    done = await wait_until(counted)
+    assert min(done) > 0, f"both workers should have worked: {done}"
 
 
 async def test_sigterm_mid_job_hands_the_job_back(

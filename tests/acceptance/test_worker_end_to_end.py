@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 from collections.abc import Callable
@@ -94,8 +95,13 @@ async def test_off_candidate_goes_to_review_and_an_approved_image_is_stored(
     )
     assert main.format == "JPEG" and max(main.size) <= 1200 and max(thumb.size) == 256
 
-    health = worker.health()
-    assert health["status"] == "ok" and health["completed"] >= 2 and health["listener_connected"]
+    # The worker counts a completion once its commit returns, a moment after the row reads ok.
+    async def counted() -> dict[str, Any] | None:
+        health = await asyncio.to_thread(worker.health)
+        return health if health["completed"] >= 2 else None
+
+    health = await wait_until(counted)
+    assert health["status"] == "ok" and health["listener_connected"]
     metrics = worker.metrics()
     assert "imagefill_jobs_completed_total" in metrics
     assert 'imagefill_event_loop_lag_seconds_bucket{le="+Inf"}' in metrics

@@ -240,8 +240,17 @@ AUDIT_TAB = '.imagefill-painel section[aria-label="Aprovadas automaticamente"]'
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 async def test_the_audit_tab_is_readable_in_light_and_dark_mode(
-    stack: PanelStack, approvals: dict[str, str], page: Page, scheme: str
+    stack: PanelStack, approvals: dict[str, str], page: Page, db_conn: asyncpg.Connection, scheme: str
 ) -> None:
+    # The precision table appears once something was audited; run alone, this test audits one itself.
+    if not await db_conn.fetchval(
+        "select count(*) from public.image_auto_approvals where verdict is not null"
+    ):
+        oldest = await db_conn.fetchval("select min(id) from public.image_auto_approvals")
+        status, _ = await call(
+            stack, "POST", "/api/imagefill/audit-confirm", OPERATOR, {"approval_id": oldest}
+        )
+        assert status == 200
     await page.emulate_media(color_scheme=scheme)  # type: ignore[arg-type]
     await open_audit(page, stack.url)
     await page.get_by_role("button", name="Todas", exact=True).click()

@@ -16,7 +16,7 @@ from worker.offline.services import OfflineServices
 TERMINAL = ("needs_review", "ok", "error")
 
 
-async def _settle(conn: asyncpg.Connection, ids: list[str], within: float = 120) -> dict[str, dict[str, Any]]:
+async def _settle(conn: asyncpg.Connection, ids: list[str], within: float = 300) -> dict[str, dict[str, Any]]:
     async def done() -> bool:
         n = await conn.fetchval(
             "select count(*) from public.products"
