@@ -27,6 +27,7 @@ from worker.migrate import (
     CataloguePending,
     apply_migrations,
     catalogue_pending,
+    installed_elsewhere,
     resolve_mapping,
     waiting_migrations,
 )
@@ -306,9 +307,18 @@ def migrate(
         try:
             stored = await stored_mapping(conn)
             recorded = await installed_checksums(conn)
+            catalogue = resolve_mapping(stored, given)
+            # Before anything is applied again for another table (its templates would all differ).
+            elsewhere = None if stored is not None else await installed_elsewhere(conn, catalogue)
         finally:
             await conn.close()
-        catalogue = resolve_mapping(stored, given)
+        if elsewhere is not None:
+            raise fail(
+                f"nada foi aplicado: o Imagefill já está instalado neste banco na tabela {elsewhere}, não em"
+                f" {catalogue.schema}.{catalogue.table}. Rode de novo com as opções do mapeamento dessa"
+                " tabela (--table, --name-column, --ean-column...).",
+                EXIT_FAILED,
+            )
         try:
             applied = await apply_migrations(dsn, catalogue)
         except asyncpg.PostgresError as exc:

@@ -79,6 +79,17 @@ def resolve_mapping(stored: CatalogueTable | None, given: dict[str, str]) -> Cat
     return stored
 
 
+async def installed_elsewhere(conn: asyncpg.Connection, table: CatalogueTable) -> str | None:
+    """An install made before the mapping was recorded (57_catalogue_mapping.sql) is known by the
+    table its enqueue trigger is on: that table's name, when it is not `table`."""
+    found: str | None = await conn.fetchval(
+        "select t.tgrelid::regclass::text from pg_trigger t where t.tgname = 'imagefill_enqueue_on_insert'"
+        " and t.tgrelid is distinct from to_regclass($1) limit 1",
+        table.tokens()["products_literal"],
+    )
+    return found
+
+
 async def pending_migrations(
     conn: asyncpg.Connection, table: CatalogueTable | None = None
 ) -> list[RenderedMigration]:
