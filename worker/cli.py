@@ -27,8 +27,8 @@ from worker.migrate import (
     CataloguePending,
     apply_migrations,
     catalogue_pending,
+    installed_elsewhere,
     resolve_mapping,
-    stored_mapping,
     waiting_migrations,
 )
 from worker.schema import (
@@ -37,8 +37,10 @@ from worker.schema import (
     RenderedMigration,
     SchemaError,
     inspect_catalogue_tables,
+    installed_checksums,
     render_migrations,
     render_one_file,
+    stored_mapping,
     write_one_file,
 )
 from worker.settings import Settings, SettingsError, load_settings
@@ -304,9 +306,19 @@ def migrate(
         conn = await connect(dsn)
         try:
             stored = await stored_mapping(conn)
+            recorded = await installed_checksums(conn)
+            catalogue = resolve_mapping(stored, given)
+            # Before anything is applied again for another table (its templates would all differ).
+            elsewhere = None if stored is not None else await installed_elsewhere(conn, catalogue)
         finally:
             await conn.close()
-        catalogue = resolve_mapping(stored, given)
+        if elsewhere is not None:
+            raise fail(
+                f"nada foi aplicado: o Imagefill já está instalado neste banco na tabela {elsewhere}, não em"
+                f" {catalogue.schema}.{catalogue.table}. Rode de novo com as opções do mapeamento dessa"
+                " tabela (--table, --name-column, --ean-column...).",
+                EXIT_FAILED,
+            )
         try:
             applied = await apply_migrations(dsn, catalogue)
         except asyncpg.PostgresError as exc:
@@ -330,7 +342,9 @@ def migrate(
         else:
             console.print(f"{len(applied)} migrations aplicadas numa transação:")
         for migration in applied:
-            console.print(f"  aplicada {migration.version}_{migration.name}")
+            # Recorded before: this release changed the template, and it was applied again.
+            verb = "atualizada" if migration.version in recorded else "aplicada"
+            console.print(f"  {verb} {migration.version}_{migration.name}")
         print_waiting(waiting)
         print_next_steps(pending)
 

@@ -9,7 +9,13 @@ from urllib.parse import urlparse
 
 import asyncpg
 
-from worker.schema import render_migrations, requirement_met
+from worker.schema import (
+    installed_checksums,
+    not_installed,
+    render_migrations,
+    requirement_met,
+    stored_mapping,
+)
 
 CONNECT_TIMEOUT_SECONDS = 10.0
 
@@ -71,20 +77,15 @@ def unavailable_message(dsn: str, exc: BaseException) -> str:
 
 
 async def missing_versions(conn: asyncpg.Connection) -> list[str]:
-    """Imagefill migrations this package has that the database has not recorded. One waiting for
-    something the database lacks (the bucket without the `storage` schema) is not missing: the
-    worker's SQL does not depend on it, and `imagefill migrate` cannot apply it yet."""
-    if not await conn.fetchval("select to_regclass('imagefill.schema_migrations') is not null"):
-        return [m.version for m in render_migrations()]
-    installed = {r["version"] for r in await conn.fetch("select version from imagefill.schema_migrations")}
-    missing = []
-    for migration in render_migrations():
-        if migration.version in installed:
-            continue
-        if not await requirement_met(conn, migration):
-            continue
-        missing.append(migration.version)
-    return missing
+    """Imagefill migrations this package has that the database lacks: never recorded, or changed
+    by this release (`imagefill migrate` applies them again). One waiting for something the
+    database lacks (the bucket without the `storage` schema) is not missing: the worker's SQL does
+    not depend on it, and `imagefill migrate` cannot apply it yet."""
+    installed = await installed_checksums(conn)
+    migrations = render_migrations(await stored_mapping(conn))
+    if not installed:
+        return [m.version for m in migrations]
+    return [m.version for m in not_installed(migrations, installed) if await requirement_met(conn, m)]
 
 
 async def require_migrations(conn: asyncpg.Connection, dsn: str) -> None:
@@ -99,8 +100,8 @@ async def require_migrations(conn: asyncpg.Connection, dsn: str) -> None:
             " rode `imagefill migrate` (ou aplique-as com a Supabase CLI; veja o README)."
         )
     raise NotMigrated(
-        f"o banco {describe_target(dsn)} tem uma versão antiga do Imagefill (faltam {len(missing)}"
-        f" migrations, a partir de {missing[0]}): rode `imagefill migrate`."
+        f"o banco {describe_target(dsn)} tem uma versão antiga do Imagefill ({len(missing)}"
+        f" migrations faltam ou mudaram nesta versão, a partir de {missing[0]}): rode `imagefill migrate`."
     )
 
 

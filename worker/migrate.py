@@ -11,7 +11,6 @@ next `supabase db push` still matches its own folder.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import asyncpg
@@ -21,6 +20,8 @@ from worker.schema import (
     CatalogueTable,
     RenderedMigration,
     SchemaError,
+    installed_checksums,
+    not_installed,
     render_migrations,
     requirement_met,
 )
@@ -58,17 +59,6 @@ OPTION_NAMES = {
 }
 
 
-async def stored_mapping(conn: asyncpg.Connection) -> CatalogueTable | None:
-    """The mapping the first install recorded (57_catalogue_mapping.sql), if any."""
-    if not await conn.fetchval("select to_regclass('imagefill.catalogue_mapping') is not null"):
-        return None
-    raw = await conn.fetchval("select mapping::text from imagefill.catalogue_mapping")
-    if raw is None:
-        return None
-    fields = json.loads(raw)
-    return CatalogueTable(**{name: str(fields[name]) for name in OPTION_NAMES if name in fields})
-
-
 def resolve_mapping(stored: CatalogueTable | None, given: dict[str, str]) -> CatalogueTable:
     """The catalogue to install for: the stored mapping when there is one (options that repeat it
     are fine, options that contradict it are refused), else the options given (defaults for the
@@ -89,18 +79,21 @@ def resolve_mapping(stored: CatalogueTable | None, given: dict[str, str]) -> Cat
     return stored
 
 
-async def installed_versions(conn: asyncpg.Connection) -> set[str]:
-    exists = await conn.fetchval("select to_regclass('imagefill.schema_migrations') is not null")
-    if not exists:
-        return set()
-    return {row["version"] for row in await conn.fetch("select version from imagefill.schema_migrations")}
+async def installed_elsewhere(conn: asyncpg.Connection, table: CatalogueTable) -> str | None:
+    """An install made before the mapping was recorded (57_catalogue_mapping.sql) is known by the
+    table its enqueue trigger is on: that table's name, when it is not `table`."""
+    found: str | None = await conn.fetchval(
+        "select t.tgrelid::regclass::text from pg_trigger t where t.tgname = 'imagefill_enqueue_on_insert'"
+        " and t.tgrelid is distinct from to_regclass($1) limit 1",
+        table.tokens()["products_literal"],
+    )
+    return found
 
 
 async def pending_migrations(
     conn: asyncpg.Connection, table: CatalogueTable | None = None
 ) -> list[RenderedMigration]:
-    done = await installed_versions(conn)
-    return [m for m in render_migrations(table) if m.version not in done]
+    return not_installed(render_migrations(table), await installed_checksums(conn))
 
 
 async def waiting_migrations(
@@ -111,13 +104,13 @@ async def waiting_migrations(
 
 
 async def apply_migrations(dsn: str, table: CatalogueTable | None = None) -> list[RenderedMigration]:
-    """Applies every pending migration that this database can take in one transaction and
-    returns them (in order); the waiting ones (`waiting_migrations`) stay pending."""
+    """Applies every pending migration (new, or changed since it was recorded) that this
+    database can take in one transaction and returns them (in order); the waiting ones
+    (`waiting_migrations`) stay pending."""
     migrations = render_migrations(table)  # refuses loudly when the templates are missing
     conn = await connect(dsn)
     try:
-        done = await installed_versions(conn)
-        pending = [m for m in migrations if m.version not in done]
+        pending = not_installed(migrations, await installed_checksums(conn))
         applied = []
         if pending:
             async with conn.transaction():

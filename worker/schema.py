@@ -14,13 +14,19 @@ tool applied it: `imagefill migrate` reads that table to know what is installed.
 needs something the database may not have yet says so in a header line (`-- requires: <SQL
 condition>` and `-- requires-why: <pt-BR reason>`): it records itself only when the condition
 holds, so it stays pending, and is applied by a later `imagefill migrate`, until then.
+Each record carries the SHA-256 of the template as rendered: a newer release that changed a
+template (a function fixed in place) differs from what the database recorded, and `imagefill
+migrate` applies that template again. Every template is idempotent (the one-file upgrade relies on
+it too), so applying one again brings the database to the new release (Flyway's repeatable
+migrations, keyed by version). A record without a checksum comes from a release that kept none.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -106,6 +112,7 @@ class RenderedMigration:
     sql: str
     requires: str | None = None  # SQL condition: until it holds, the migration stays pending
     requires_why: str | None = None  # what is missing, for a person
+    checksum: str = ""  # SHA-256 of the rendered template (without its record), hex
 
     @property
     def version(self) -> str:
@@ -141,15 +148,52 @@ def render_migrations(
         name = f"imagefill_{concern}"
         text = _substitute(template.read_text(), tokens, template.name)
         requires = _header(_REQUIRES, text)
+        checksum = hashlib.sha256(text.encode()).hexdigest()
         rendered.append(
             RenderedMigration(
                 f"{version}_{name}.sql",
-                text + _record(str(version), name, requires),
+                text + _record(str(version), name, checksum, requires),
                 requires,
                 _header(_REQUIRES_WHY, text),
+                checksum,
             )
         )
     return rendered
+
+
+async def stored_mapping(conn: asyncpg.Connection) -> CatalogueTable | None:
+    """The mapping the first install recorded (57_catalogue_mapping.sql), if any."""
+    if not await conn.fetchval("select to_regclass('imagefill.catalogue_mapping') is not null"):
+        return None
+    raw = await conn.fetchval("select mapping::text from imagefill.catalogue_mapping")
+    if raw is None:
+        return None
+    recorded = json.loads(raw)
+    return CatalogueTable(
+        **{f.name: str(recorded[f.name]) for f in fields(CatalogueTable) if f.name in recorded}
+    )
+
+
+async def installed_checksums(conn: asyncpg.Connection) -> dict[str, str | None]:
+    """version -> checksum of every migration the database recorded (None: recorded by a release
+    that kept no checksum). Empty when Imagefill was never installed."""
+    if not await conn.fetchval("select to_regclass('imagefill.schema_migrations') is not null"):
+        return {}
+    has_checksum = await conn.fetchval(
+        "select exists (select 1 from pg_attribute where attrelid = 'imagefill.schema_migrations'::regclass"
+        " and attname = 'checksum' and not attisdropped)"
+    )
+    column = "checksum" if has_checksum else "null::text"
+    rows = await conn.fetch(f"select version, {column} as checksum from imagefill.schema_migrations")
+    return {row["version"]: row["checksum"] for row in rows}
+
+
+def not_installed(
+    migrations: list[RenderedMigration], installed: dict[str, str | None]
+) -> list[RenderedMigration]:
+    """What the database lacks: migrations never recorded, and those recorded from another
+    rendering of their template (a release that changed it, or one that kept no checksum)."""
+    return [m for m in migrations if m.version not in installed or installed[m.version] != m.checksum]
 
 
 async def requirement_met(conn: asyncpg.Connection, migration: RenderedMigration) -> bool:
@@ -165,20 +209,24 @@ def _header(pattern: re.Pattern[str], text: str) -> str | None:
     return match.group(1).strip() if match else None
 
 
-def _record(version: str, name: str, requires: str | None = None) -> str:
+def _record(version: str, name: str, checksum: str, requires: str | None = None) -> str:
+    # The checksum column is ensured here too, not only in 01: a per-template folder pushed by the
+    # Supabase CLI over an older release's install runs only the new files.
+    upsert = "on conflict (version) do update set applied_at = now(), checksum = excluded.checksum;\n"
+    column = "alter table imagefill.schema_migrations add column if not exists checksum text;\n"
     if requires is None:
         return (
             "\n-- Imagefill records what it installed, whichever tool applied this file.\n"
-            "insert into imagefill.schema_migrations (version, name)\n"
-            f"values ('{version}', '{name}')\n"
-            "on conflict (version) do update set applied_at = now();\n"
+            + column
+            + "insert into imagefill.schema_migrations (version, name, checksum)\n"
+            f"values ('{version}', '{name}', '{checksum}')\n" + upsert
         )
     return (
         "\n-- Imagefill records what it installed, whichever tool applied this file; this one only\n"
         "-- where it could do its work (see `requires` above): else it stays pending.\n"
-        "insert into imagefill.schema_migrations (version, name)\n"
-        f"select '{version}', '{name}' where {requires}\n"
-        "on conflict (version) do update set applied_at = now();\n"
+        + column
+        + "insert into imagefill.schema_migrations (version, name, checksum)\n"
+        f"select '{version}', '{name}', '{checksum}' where {requires}\n" + upsert
     )
 
 

@@ -16,6 +16,9 @@ create table if not exists imagefill.schema_migrations (
   name text not null,
   applied_at timestamptz not null default now()
 );
+-- The rendered template's SHA-256: a release that changed a template is applied again (NULL: recorded
+-- by a release that kept no checksum, so `imagefill migrate` applies it again once).
+alter table imagefill.schema_migrations add column if not exists checksum text;
 revoke all on imagefill.schema_migrations from public;
 grant select on imagefill.schema_migrations to service_role;
 
@@ -87,6 +90,7 @@ comment on function public.normalize_gtin(text) is
 grant execute on function public.normalize_gtin(text) to anon, authenticated, service_role;
 
 -- Imagefill records what it installed, whichever tool applied this file.
-insert into imagefill.schema_migrations (version, name)
-values ('20261128000100', 'imagefill_types_and_gtin')
-on conflict (version) do update set applied_at = now();
+alter table imagefill.schema_migrations add column if not exists checksum text;
+insert into imagefill.schema_migrations (version, name, checksum)
+values ('20261128000100', 'imagefill_types_and_gtin', '907c31668200f9a9e683ba418a5b43668008e8507e36aaf4f180866c5c9ba617')
+on conflict (version) do update set applied_at = now(), checksum = excluded.checksum;

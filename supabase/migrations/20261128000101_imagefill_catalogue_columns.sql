@@ -145,6 +145,7 @@ comment on column public.products.gtin is 'Normalized GTIN computed from ean (NU
 comment on column public.products.image_candidate_urls is 'Every image candidate Imagefill considered: url, source, confidence, reason, query.';
 
 -- Imagefill records what it installed, whichever tool applied this file.
-insert into imagefill.schema_migrations (version, name)
-values ('20261128000101', 'imagefill_catalogue_columns')
-on conflict (version) do update set applied_at = now();
+alter table imagefill.schema_migrations add column if not exists checksum text;
+insert into imagefill.schema_migrations (version, name, checksum)
+values ('20261128000101', 'imagefill_catalogue_columns', 'ace84edc1c062af41ccd3107c86f862d436f7ccdf5b12d90133956ae3745a7ff')
+on conflict (version) do update set applied_at = now(), checksum = excluded.checksum;

@@ -108,6 +108,7 @@ grant select, insert, update, delete on public.image_jobs, public.image_rejected
 grant select, insert on public.image_job_events to service_role;
 
 -- Imagefill records what it installed, whichever tool applied this file.
-insert into imagefill.schema_migrations (version, name)
-values ('20261128000102', 'imagefill_job_tables')
-on conflict (version) do update set applied_at = now();
+alter table imagefill.schema_migrations add column if not exists checksum text;
+insert into imagefill.schema_migrations (version, name, checksum)
+values ('20261128000102', 'imagefill_job_tables', '59119b77593cb96d49a42694e9fb83170a6365d9959a509fe25e26cf927da685')
+on conflict (version) do update set applied_at = now(), checksum = excluded.checksum;

@@ -54,6 +54,7 @@ create policy "Operators read rejected candidates" on public.image_rejected_cand
   for select to authenticated using ((select public.is_image_operator()));
 
 -- Imagefill records what it installed, whichever tool applied this file.
-insert into imagefill.schema_migrations (version, name)
-values ('20261128000103', 'imagefill_authorization')
-on conflict (version) do update set applied_at = now();
+alter table imagefill.schema_migrations add column if not exists checksum text;
+insert into imagefill.schema_migrations (version, name, checksum)
+values ('20261128000103', 'imagefill_authorization', '0bd82374a4832d2f2161de62b775ffa605e8a0abbdc59c9d5c026ac938c8d0ef')
+on conflict (version) do update set applied_at = now(), checksum = excluded.checksum;

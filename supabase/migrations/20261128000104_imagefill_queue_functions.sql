@@ -481,6 +481,7 @@ grant execute on function
 to service_role;
 
 -- Imagefill records what it installed, whichever tool applied this file.
-insert into imagefill.schema_migrations (version, name)
-values ('20261128000104', 'imagefill_queue_functions')
-on conflict (version) do update set applied_at = now();
+alter table imagefill.schema_migrations add column if not exists checksum text;
+insert into imagefill.schema_migrations (version, name, checksum)
+values ('20261128000104', 'imagefill_queue_functions', 'c563b9f33144e0b086371bde7ddcb8cd75a5ba9eb4e969ceb14da1b669b83d5a')
+on conflict (version) do update set applied_at = now(), checksum = excluded.checksum;

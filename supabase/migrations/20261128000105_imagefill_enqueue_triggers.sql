@@ -166,6 +166,7 @@ create or replace trigger image_jobs_notify
   for each statement execute function imagefill.notify_image_jobs();
 
 -- Imagefill records what it installed, whichever tool applied this file.
-insert into imagefill.schema_migrations (version, name)
-values ('20261128000105', 'imagefill_enqueue_triggers')
-on conflict (version) do update set applied_at = now();
+alter table imagefill.schema_migrations add column if not exists checksum text;
+insert into imagefill.schema_migrations (version, name, checksum)
+values ('20261128000105', 'imagefill_enqueue_triggers', 'f32fe2b511dd819717c1eaef1e971f83eb38d8f683b6957e3b290b7b1cd2104a')
+on conflict (version) do update set applied_at = now(), checksum = excluded.checksum;

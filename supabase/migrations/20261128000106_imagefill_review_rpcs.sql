@@ -389,6 +389,7 @@ grant execute on function
 to authenticated;
 
 -- Imagefill records what it installed, whichever tool applied this file.
-insert into imagefill.schema_migrations (version, name)
-values ('20261128000106', 'imagefill_review_rpcs')
-on conflict (version) do update set applied_at = now();
+alter table imagefill.schema_migrations add column if not exists checksum text;
+insert into imagefill.schema_migrations (version, name, checksum)
+values ('20261128000106', 'imagefill_review_rpcs', '1c885605992cc07f5c050859747889d0dc4e942e56bdccd4610eb3b110d6fa69')
+on conflict (version) do update set applied_at = now(), checksum = excluded.checksum;

@@ -19,6 +19,7 @@ $$;
 
 -- Imagefill records what it installed, whichever tool applied this file; this one only
 -- where it could do its work (see `requires` above): else it stays pending.
-insert into imagefill.schema_migrations (version, name)
-select '20261128000107', 'imagefill_storage_bucket' where to_regclass('storage.buckets') is not null
-on conflict (version) do update set applied_at = now();
+alter table imagefill.schema_migrations add column if not exists checksum text;
+insert into imagefill.schema_migrations (version, name, checksum)
+select '20261128000107', 'imagefill_storage_bucket', '8e5533f340591403ce255bb166997410c96f97cd793ac06961c0f4292cec5a22' where to_regclass('storage.buckets') is not null
+on conflict (version) do update set applied_at = now(), checksum = excluded.checksum;

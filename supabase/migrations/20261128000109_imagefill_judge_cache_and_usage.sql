@@ -188,6 +188,7 @@ grant execute on function
 to service_role;
 
 -- Imagefill records what it installed, whichever tool applied this file.
-insert into imagefill.schema_migrations (version, name)
-values ('20261128000109', 'imagefill_judge_cache_and_usage')
-on conflict (version) do update set applied_at = now();
+alter table imagefill.schema_migrations add column if not exists checksum text;
+insert into imagefill.schema_migrations (version, name, checksum)
+values ('20261128000109', 'imagefill_judge_cache_and_usage', '96d40d60bf42f9ca778dba233fbe841b23369e09bfd260258d62852f28873ce8')
+on conflict (version) do update set applied_at = now(), checksum = excluded.checksum;

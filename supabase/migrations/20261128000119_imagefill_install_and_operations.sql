@@ -124,6 +124,7 @@ from public;
 grant execute on function imagefill.job_product_label(uuid), imagefill.products_outside_queue() to service_role;
 
 -- Imagefill records what it installed, whichever tool applied this file.
-insert into imagefill.schema_migrations (version, name)
-values ('20261128000119', 'imagefill_install_and_operations')
-on conflict (version) do update set applied_at = now();
+alter table imagefill.schema_migrations add column if not exists checksum text;
+insert into imagefill.schema_migrations (version, name, checksum)
+values ('20261128000119', 'imagefill_install_and_operations', '167770d95a63b62183fc20513827ee1a5df561d635ed57fb62dc675eb1fd9ae8')
+on conflict (version) do update set applied_at = now(), checksum = excluded.checksum;

@@ -72,6 +72,7 @@ $$;
 revoke all on function imagefill.private_url_host(text) from public;
 
 -- Imagefill records what it installed, whichever tool applied this file.
-insert into imagefill.schema_migrations (version, name)
-values ('20261128000129', 'imagefill_fetch_policy')
-on conflict (version) do update set applied_at = now();
+alter table imagefill.schema_migrations add column if not exists checksum text;
+insert into imagefill.schema_migrations (version, name, checksum)
+values ('20261128000129', 'imagefill_fetch_policy', '04de25f928c493a62ca1b85a10f159a8c1d3ff331d0d0b67bcffb32beb3b4991')
+on conflict (version) do update set applied_at = now(), checksum = excluded.checksum;

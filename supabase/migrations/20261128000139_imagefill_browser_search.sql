@@ -43,6 +43,7 @@ revoke all on function public.request_browser_search(uuid) from public, anon;
 grant execute on function public.request_browser_search(uuid) to authenticated;
 
 -- Imagefill records what it installed, whichever tool applied this file.
-insert into imagefill.schema_migrations (version, name)
-values ('20261128000139', 'imagefill_browser_search')
-on conflict (version) do update set applied_at = now();
+alter table imagefill.schema_migrations add column if not exists checksum text;
+insert into imagefill.schema_migrations (version, name, checksum)
+values ('20261128000139', 'imagefill_browser_search', 'c07aff058a21ab750905ea641ccb73daa3046708ce051ee5b0a69090ac16461d')
+on conflict (version) do update set applied_at = now(), checksum = excluded.checksum;

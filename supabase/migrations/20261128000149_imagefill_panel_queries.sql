@@ -169,6 +169,7 @@ create index if not exists image_jobs_queued_age_idx on public.image_jobs (creat
 create index if not exists image_jobs_failed_idx on public.image_jobs (finished_at) where status = 'failed';
 
 -- Imagefill records what it installed, whichever tool applied this file.
-insert into imagefill.schema_migrations (version, name)
-values ('20261128000149', 'imagefill_panel_queries')
-on conflict (version) do update set applied_at = now();
+alter table imagefill.schema_migrations add column if not exists checksum text;
+insert into imagefill.schema_migrations (version, name, checksum)
+values ('20261128000149', 'imagefill_panel_queries', '464924c8693f6d88c8157f2122627e83759e1fed669bf5f3d18f89c3ff8fcd73')
+on conflict (version) do update set applied_at = now(), checksum = excluded.checksum;

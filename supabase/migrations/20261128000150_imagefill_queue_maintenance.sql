@@ -94,6 +94,7 @@ grant execute on function imagefill.purge_image_history(integer, integer, intege
   imagefill.sweep_image_queue(integer, integer, integer) to service_role;
 
 -- Imagefill records what it installed, whichever tool applied this file.
-insert into imagefill.schema_migrations (version, name)
-values ('20261128000150', 'imagefill_queue_maintenance')
-on conflict (version) do update set applied_at = now();
+alter table imagefill.schema_migrations add column if not exists checksum text;
+insert into imagefill.schema_migrations (version, name, checksum)
+values ('20261128000150', 'imagefill_queue_maintenance', '8c9cd2686e4f4565a8e4d42e2cd660b148fa6a271e0cd8ede43907d6136a31a9')
+on conflict (version) do update set applied_at = now(), checksum = excluded.checksum;

@@ -16,6 +16,7 @@ revoke all on function imagefill.catalogue_gtins() from public;
 grant execute on function imagefill.catalogue_gtins() to service_role;
 
 -- Imagefill records what it installed, whichever tool applied this file.
-insert into imagefill.schema_migrations (version, name)
-values ('20261128000151', 'imagefill_off_export_index')
-on conflict (version) do update set applied_at = now();
+alter table imagefill.schema_migrations add column if not exists checksum text;
+insert into imagefill.schema_migrations (version, name, checksum)
+values ('20261128000151', 'imagefill_off_export_index', '7affe4573747545ecfb570f6382902c2b5001c5dd4f3f323277f91debf846598')
+on conflict (version) do update set applied_at = now(), checksum = excluded.checksum;

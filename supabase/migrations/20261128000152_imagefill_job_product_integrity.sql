@@ -178,6 +178,7 @@ create or replace trigger imagefill_key_change_with_jobs
   execute function imagefill.refuse_key_change_with_jobs();
 
 -- Imagefill records what it installed, whichever tool applied this file.
-insert into imagefill.schema_migrations (version, name)
-values ('20261128000152', 'imagefill_job_product_integrity')
-on conflict (version) do update set applied_at = now();
+alter table imagefill.schema_migrations add column if not exists checksum text;
+insert into imagefill.schema_migrations (version, name, checksum)
+values ('20261128000152', 'imagefill_job_product_integrity', 'd933f16644333aeed5b568b6ddf9c7d34f97d4addbcec44f5b59baa3928c8055')
+on conflict (version) do update set applied_at = now(), checksum = excluded.checksum;

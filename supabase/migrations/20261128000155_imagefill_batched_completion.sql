@@ -201,6 +201,7 @@ revoke all on function imagefill.complete_image_jobs(text, jsonb) from public;
 grant execute on function imagefill.complete_image_jobs(text, jsonb) to service_role;
 
 -- Imagefill records what it installed, whichever tool applied this file.
-insert into imagefill.schema_migrations (version, name)
-values ('20261128000155', 'imagefill_batched_completion')
-on conflict (version) do update set applied_at = now();
+alter table imagefill.schema_migrations add column if not exists checksum text;
+insert into imagefill.schema_migrations (version, name, checksum)
+values ('20261128000155', 'imagefill_batched_completion', '633d6f513456b19853b8c21b53af51634ec76d32f6c69ca9819c2066e24834a0')
+on conflict (version) do update set applied_at = now(), checksum = excluded.checksum;

@@ -48,6 +48,7 @@ end
 $$;
 
 -- Imagefill records what it installed, whichever tool applied this file.
-insert into imagefill.schema_migrations (version, name)
-values ('20261128000156', 'imagefill_catalogue_mapping')
-on conflict (version) do update set applied_at = now();
+alter table imagefill.schema_migrations add column if not exists checksum text;
+insert into imagefill.schema_migrations (version, name, checksum)
+values ('20261128000156', 'imagefill_catalogue_mapping', '0ee7096d852ed992acfa43f8f8cbb72ccd07373f4e4d4cc37d97aee25d8723cc')
+on conflict (version) do update set applied_at = now(), checksum = excluded.checksum;

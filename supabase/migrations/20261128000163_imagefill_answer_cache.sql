@@ -67,6 +67,7 @@ grant execute on function
 to service_role;
 
 -- Imagefill records what it installed, whichever tool applied this file.
-insert into imagefill.schema_migrations (version, name)
-values ('20261128000163', 'imagefill_answer_cache')
-on conflict (version) do update set applied_at = now();
+alter table imagefill.schema_migrations add column if not exists checksum text;
+insert into imagefill.schema_migrations (version, name, checksum)
+values ('20261128000163', 'imagefill_answer_cache', '4b8bbe52f2f5983f9424e82f8dead1cffde59ba5eec2b505e384b3ac35e40b44')
+on conflict (version) do update set applied_at = now(), checksum = excluded.checksum;

@@ -307,6 +307,7 @@ grant execute on function
 to service_role;
 
 -- Imagefill records what it installed, whichever tool applied this file.
-insert into imagefill.schema_migrations (version, name)
-values ('20261128000164', 'imagefill_spend_budget')
-on conflict (version) do update set applied_at = now();
+alter table imagefill.schema_migrations add column if not exists checksum text;
+insert into imagefill.schema_migrations (version, name, checksum)
+values ('20261128000164', 'imagefill_spend_budget', '6cdd9e8a80ee687d05dc6063b1b7d239175dc3dd4146f924ea7decbd61a0ec2a')
+on conflict (version) do update set applied_at = now(), checksum = excluded.checksum;

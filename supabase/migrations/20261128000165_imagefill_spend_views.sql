@@ -137,6 +137,7 @@ revoke all on function public.image_spend_summary() from public, anon;
 grant execute on function public.image_spend_summary() to authenticated, service_role;
 
 -- Imagefill records what it installed, whichever tool applied this file.
-insert into imagefill.schema_migrations (version, name)
-values ('20261128000165', 'imagefill_spend_views')
-on conflict (version) do update set applied_at = now();
+alter table imagefill.schema_migrations add column if not exists checksum text;
+insert into imagefill.schema_migrations (version, name, checksum)
+values ('20261128000165', 'imagefill_spend_views', '1647b6a38e37e421a0ce7fcda92ccef59ff7563f1a4cbb7ebfc6abbc71421477')
+on conflict (version) do update set applied_at = now(), checksum = excluded.checksum;

@@ -624,6 +624,7 @@ grant execute on function
 to authenticated;
 
 -- Imagefill records what it installed, whichever tool applied this file.
-insert into imagefill.schema_migrations (version, name)
-values ('20261128000169', 'imagefill_approval_audit')
-on conflict (version) do update set applied_at = now();
+alter table imagefill.schema_migrations add column if not exists checksum text;
+insert into imagefill.schema_migrations (version, name, checksum)
+values ('20261128000169', 'imagefill_approval_audit', 'ef136a90317d103062a4624a67cee65bc7656a1437964f9c530c3f971a81feaa')
+on conflict (version) do update set applied_at = now(), checksum = excluded.checksum;

@@ -169,6 +169,7 @@ $$;
 
 -- Imagefill records what it installed, whichever tool applied this file; this one only
 -- where it could do its work (see `requires` above): else it stays pending.
-insert into imagefill.schema_migrations (version, name)
-select '20261128000174', 'imagefill_realtime_broadcast' where to_regprocedure('realtime.send(jsonb,text,text,boolean)') is not null and to_regclass('realtime.messages') is not null
-on conflict (version) do update set applied_at = now();
+alter table imagefill.schema_migrations add column if not exists checksum text;
+insert into imagefill.schema_migrations (version, name, checksum)
+select '20261128000174', 'imagefill_realtime_broadcast', '4d085a20932c417f18fa50d3edbd4b65369dc79151216ea55f704ce516429424' where to_regprocedure('realtime.send(jsonb,text,text,boolean)') is not null and to_regclass('realtime.messages') is not null
+on conflict (version) do update set applied_at = now(), checksum = excluded.checksum;

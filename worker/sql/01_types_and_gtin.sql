@@ -16,6 +16,9 @@ create table if not exists imagefill.schema_migrations (
   name text not null,
   applied_at timestamptz not null default now()
 );
+-- The rendered template's SHA-256: a release that changed a template is applied again (NULL: recorded
+-- by a release that kept no checksum, so `imagefill migrate` applies it again once).
+alter table imagefill.schema_migrations add column if not exists checksum text;
 revoke all on imagefill.schema_migrations from public;
 grant select on imagefill.schema_migrations to service_role;
 

@@ -1,0 +1,21 @@
+-- Imagefill: what `imagefill off-index` reads from the catalogue.
+-- Rendered by `imagefill schema render`; edit the template in worker/sql/, not this file.
+
+-- The catalogue's valid GTINs: the only barcodes worth keeping from OFF's bulk export (the
+-- table and its columns depend on the rendering, so the worker asks this function).
+create or replace function imagefill.catalogue_gtins()
+returns table (gtin text)
+language sql
+stable
+set search_path = ''
+as $$
+  select distinct p.gtin from public.products p where p.gtin is not null
+$$;
+
+revoke all on function imagefill.catalogue_gtins() from public;
+grant execute on function imagefill.catalogue_gtins() to service_role;
+
+-- Imagefill records what it installed, whichever tool applied this file.
+insert into imagefill.schema_migrations (version, name)
+values ('20261128000151', 'imagefill_off_export_index')
+on conflict (version) do update set applied_at = now();
