@@ -233,13 +233,15 @@ class Runner:
             job_id = job.job_id
             self._lease_valid_until[job_id] = asked_at + self.queue.lease_seconds - self._lease_margin
             running = self.active.get(job_id)
-            if running is not None and running[0].payload == job.payload:
+            if running is not None and running[0].payload == job.payload and job_id not in self.finishing:
                 # Our own job whose lease lapsed (renewals failed for a while) came back through
                 # crash recovery: the claim renewed its lease; the task already running it goes on.
                 logger.bind(job_id=str(job_id)).warning("own_job_reclaimed")
                 continue
-            # (A different payload: a person decided again and the job was queued anew while its
-            # old run was still being recorded. The new run waits for the old task to end.)
+            # Otherwise the old run is recording its end, and this claim is a new run: its retry
+            # (released with no backoff, claimed before the old run's answer arrived), or a person
+            # decided again (a different payload) and the job was queued anew. The new run waits
+            # for the old task to end.
             previous = running[1] if running is not None else None
             task = asyncio.create_task(self._handle(job, after=previous), name=f"job-{job_id}")
             self.active[job_id] = (job, task)

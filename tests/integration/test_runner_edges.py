@@ -13,6 +13,7 @@ import asyncpg
 import pytest
 
 from tests.harness import MigratedDatabase, ean13, insert_products
+from worker.images import ImageUnavailable
 from worker.queue import ClaimedJob, JobOutcome, JobQueue
 from worker.runner import Runner, keep_session_state
 
@@ -171,5 +172,50 @@ async def test_an_unreadable_job_fails_alone_and_the_loop_goes_on(
         }
         assert rows["Normal"][0] == "done"
         assert rows["Ilegível"][0] == "failed" and "job ilegível" in rows["Ilegível"][1], rows
+    finally:
+        await conn.close()
+
+
+class AlwaysUnavailable:
+    """Every run meets a fault that may pass (the picture host answers 503): the job is retried."""
+
+    def __init__(self) -> None:
+        self.runs = 0
+
+    async def run(self, job: ClaimedJob) -> JobOutcome:
+        self.runs += 1
+        raise ImageUnavailable("falha temporária ao baixar a imagem: HTTP 503 de 127.0.0.1")
+
+
+class SlowAnswers(JobQueue):
+    """The database commits a failure at once, but its answer reaches the worker late (a slow
+    network): meanwhile the retry is already due and the next claim finds it."""
+
+    async def fail(self, job: ClaimedJob, error: str, *, retryable: bool, events: object = None) -> str:
+        status = await super().fail(job, error, retryable=retryable)
+        await asyncio.sleep(0.6)
+        return status
+
+
+async def test_a_retry_claimed_while_its_failure_is_recorded_still_runs(
+    fresh_db: MigratedDatabase, pool: asyncpg.Pool
+) -> None:
+    """A job retried with no backoff can be claimed again, by the same worker, before the run that
+    failed it has finished recording: that claim is a new attempt, not crash recovery of a lapsed
+    lease, and must run (it was skipped, and the job sat `running` until its lease expired)."""
+    conn = await asyncpg.connect(fresh_db.dsn)
+    try:
+        await insert_products(conn, fresh_db.catalogue, [("Sem foto", ean13(84_300))])
+        queue = SlowAnswers(pool, "w-retry", 60, retry_backoff_seconds=0)
+        pipeline = AlwaysUnavailable()
+        runner = Runner(queue, pipeline, concurrency=2, poll_seconds=0.1, grace_seconds=5)  # type: ignore[arg-type]
+
+        async def failed() -> bool:
+            return await conn.fetchval("select count(*) from public.image_jobs where status = 'failed'") == 1
+
+        await asyncio.wait_for(runner.run(until_idle=failed), 60)
+        job = await conn.fetchrow("select attempts, last_error from public.image_jobs")
+        assert (job["attempts"], pipeline.runs) == (5, 5), "every attempt ran"
+        assert job["last_error"].startswith("falha temporária"), job["last_error"]
     finally:
         await conn.close()
