@@ -23,9 +23,12 @@ $$;
 
 -- A new EAN makes earlier candidates meaningless: back to `missing` (unless the image is ok).
 -- BEFORE row trigger because the generated gtin is not yet computed here; compare the inputs.
+-- SECURITY DEFINER: it runs as the app's role (authenticated, service_role), which may not use
+-- imagefill.is_automation() (an EAN edited by the app was refused with "permission denied").
 create or replace function imagefill.reset_image_state_on_ean_change()
 returns trigger
 language plpgsql
+security definer
 set search_path = ''
 as $$
 begin
@@ -168,5 +171,5 @@ create or replace trigger image_jobs_notify
 -- Imagefill records what it installed, whichever tool applied this file.
 alter table imagefill.schema_migrations add column if not exists checksum text;
 insert into imagefill.schema_migrations (version, name, checksum)
-values ('20261128000105', 'imagefill_enqueue_triggers', 'f32fe2b511dd819717c1eaef1e971f83eb38d8f683b6957e3b290b7b1cd2104a')
+values ('20261128000105', 'imagefill_enqueue_triggers', '53da1d749ba179b511b3bfe3492f35485cb0807d54aeea24ad3e0d897e7e31df')
 on conflict (version) do update set applied_at = now(), checksum = excluded.checksum;

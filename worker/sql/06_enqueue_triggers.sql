@@ -23,9 +23,12 @@ $$;
 
 -- A new EAN makes earlier candidates meaningless: back to `missing` (unless the image is ok).
 -- BEFORE row trigger because the generated gtin is not yet computed here; compare the inputs.
+-- SECURITY DEFINER: it runs as the app's role (authenticated, service_role), which may not use
+-- imagefill.is_automation() (an EAN edited by the app was refused with "permission denied").
 create or replace function imagefill.reset_image_state_on_ean_change()
 returns trigger
 language plpgsql
+security definer
 set search_path = ''
 as $$
 begin
