@@ -19,7 +19,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 from tests.harness import MigratedDatabase, Templates
 from worker.offline.panel import NextServer, build_web, serve
@@ -27,6 +27,10 @@ from worker.offline.postgrest import PostgrestStandIn, StandInUser
 from worker.offline.services import OfflineServices
 from worker.offline.shop_site import ShopSite
 from worker.offline.system_deps import system_file
+
+# Every `expect` retries until it holds: 15 s instead of Playwright's 5 s lets a busy machine
+# finish a fetch through Next.js and the PostgREST stand-in; a passing check returns at once.
+expect.set_options(timeout=15_000)
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / ".local" / "artifacts"
