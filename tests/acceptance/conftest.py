@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -133,3 +134,46 @@ def start_worker(
 
     yield start
     fleet.kill_leftovers()
+
+
+async def reviewed(conn: asyncpg.Connection, product_id: object) -> bool:
+    """The product is waiting for a person on the review panel."""
+    status = await conn.fetchval("select image_status::text from public.products where id = $1", product_id)
+    return status == "needs_review"
+
+
+async def health_says(worker: WorkerProcess, **expected: object) -> bool:
+    """The worker's /health answers with these values (False while it is not up yet)."""
+    try:
+        health = await asyncio.to_thread(worker.health)
+    except OSError:
+        return False
+    return all(health.get(key) == value for key, value in expected.items())
+
+
+@pytest.fixture
+async def transaction_pooler_port(fresh_db: MigratedDatabase) -> AsyncIterator[int]:
+    """Port 6543 on loopback forwarding to the test cluster: the worker takes it for Supabase's
+    transaction pooler (no LISTEN, no statement cache), as it takes any DATABASE_URL on 6543."""
+    upstream_port = fresh_db.cluster.port
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+
+    async def proxy(client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        server_reader, server_writer = await asyncio.open_connection("127.0.0.1", upstream_port)
+        await asyncio.gather(pipe(client_reader, server_writer), pipe(server_reader, client_writer))
+
+    try:
+        server = await asyncio.start_server(proxy, "127.0.0.1", 6543)
+    except OSError:
+        pytest.skip("port 6543 is busy on this machine")
+    async with server:
+        yield 6543

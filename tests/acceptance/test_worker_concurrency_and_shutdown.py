@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import asyncpg
 
-from tests.acceptance.conftest import WorkerProcess
+from tests.acceptance.conftest import WorkerProcess, health_says, reviewed
 from tests.harness import MigratedDatabase, ean13, wait_until
 from worker.offline.services import OfflineServices
 
@@ -27,7 +27,7 @@ async def test_two_workers_never_process_one_job_twice(
         services.off.delays[code] = 0.1
     workers = [start_worker(), start_worker()]
     for worker in workers:  # both must be listening before the work arrives, or one may take it all
-        await wait_until(lambda w=worker: _health_says(w, listener_connected=True), within=60)
+        await wait_until(lambda w=worker: health_says(w, listener_connected=True), within=60)
     await db_conn.executemany(
         "insert into public.products (name, ean) values ($1, $2)", [(f"Produto {c}", c) for c in codes]
     )
@@ -88,7 +88,7 @@ async def test_sigterm_mid_job_hands_the_job_back(
     services.off.delays.pop("5601077161035")
     start_worker()
 
-    await wait_until(lambda: _reviewed(db_conn, product_id))
+    await wait_until(lambda: reviewed(db_conn, product_id))
 
 
 async def test_listener_comes_back_after_pg_terminate_backend(
@@ -96,12 +96,12 @@ async def test_listener_comes_back_after_pg_terminate_backend(
 ) -> None:
     # Polling every 10 minutes: only NOTIFY (or the scan after a reconnect) can wake this worker.
     worker = start_worker(WORKER_POLL_SECONDS="600")
-    await wait_until(lambda: _health_says(worker, listener_connections=1, listener_connected=True))
+    await wait_until(lambda: health_says(worker, listener_connections=1, listener_connected=True))
 
     first = await db_conn.fetchval(
         "insert into public.products (name, ean) values ('A', $1) returning id", ean13(1)
     )
-    await wait_until(lambda: _reviewed(db_conn, first))
+    await wait_until(lambda: reviewed(db_conn, first))
 
     admin = await asyncpg.connect(fresh_db.superuser_dsn)
     try:
@@ -113,62 +113,31 @@ async def test_listener_comes_back_after_pg_terminate_backend(
     finally:
         await admin.close()
 
-    await wait_until(lambda: _health_says(worker, listener_connections=2, listener_connected=True))
+    await wait_until(lambda: health_says(worker, listener_connections=2, listener_connected=True))
     second = await db_conn.fetchval(
         "insert into public.products (name, ean) values ('B', $1) returning id", ean13(2)
     )
-    await wait_until(lambda: _reviewed(db_conn, second), within=60)
-
-
-async def _reviewed(conn: asyncpg.Connection, product_id: object) -> bool:
-    status = await conn.fetchval("select image_status::text from public.products where id = $1", product_id)
-    return status == "needs_review"
-
-
-async def _health_says(worker: WorkerProcess, **expected: object) -> bool:
-    try:
-        health = await asyncio.to_thread(worker.health)
-    except OSError:
-        return False
-    return all(health.get(key) == value for key, value in expected.items())
+    await wait_until(lambda: reviewed(db_conn, second), within=60)
 
 
 async def test_transaction_pooler_falls_back_to_polling(
-    start_worker: Callable[..., WorkerProcess], db_conn: asyncpg.Connection, fresh_db: MigratedDatabase
+    start_worker: Callable[..., WorkerProcess],
+    db_conn: asyncpg.Connection,
+    fresh_db: MigratedDatabase,
+    transaction_pooler_port: int,
 ) -> None:
     """A DATABASE_URL on port 6543 (Supabase's transaction pooler) cannot LISTEN: warn and poll."""
-    upstream_port = fresh_db.cluster.port
-
-    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while data := await reader.read(65536):
-                writer.write(data)
-                await writer.drain()
-        except (ConnectionError, asyncio.CancelledError):
-            pass
-        finally:
-            writer.close()
-
-    async def proxy(client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
-        server_reader, server_writer = await asyncio.open_connection("127.0.0.1", upstream_port)
-        await asyncio.gather(pipe(client_reader, server_writer), pipe(server_reader, client_writer))
-
-    try:
-        server = await asyncio.start_server(proxy, "127.0.0.1", 6543)
-    except OSError:
-        import pytest
-
-        pytest.skip("port 6543 is busy on this machine")
-    async with server:
-        worker = start_worker(database_url=f"postgresql://postgres@127.0.0.1:6543/{fresh_db.name}")
-        product_id = await db_conn.fetchval(
-            "insert into public.products (name, ean) values ('C', $1) returning id", ean13(3)
-        )
-        await wait_until(lambda: _reviewed(db_conn, product_id), within=60)
-        assert worker.health()["listener_connected"] is False
-        warning = next(json.loads(line) for line in worker.log().splitlines() if "listen_unavailable" in line)
-        assert "6543" in warning["event"] and warning["level"] == "WARNING"
-        assert await asyncio.to_thread(worker.stop) == 0
+    worker = start_worker(
+        database_url=f"postgresql://postgres@127.0.0.1:{transaction_pooler_port}/{fresh_db.name}"
+    )
+    product_id = await db_conn.fetchval(
+        "insert into public.products (name, ean) values ('C', $1) returning id", ean13(3)
+    )
+    await wait_until(lambda: reviewed(db_conn, product_id), within=60)
+    assert worker.health()["listener_connected"] is False
+    warning = next(json.loads(line) for line in worker.log().splitlines() if "listen_unavailable" in line)
+    assert "6543" in warning["event"] and warning["level"] == "WARNING"
+    assert await asyncio.to_thread(worker.stop) == 0
 
 
 async def test_a_job_longer_than_its_lease_keeps_it(
@@ -180,11 +149,11 @@ async def test_a_job_longer_than_its_lease_keeps_it(
     first = start_worker(WORKER_LEASE_SECONDS="10", OFF_TIMEOUT_SECONDS="30")
     second = start_worker(WORKER_LEASE_SECONDS="10", OFF_TIMEOUT_SECONDS="30", WORKER_POLL_SECONDS="0.2")
     for worker in (first, second):
-        await wait_until(lambda w=worker: _health_says(w, listener_connected=True), within=60)
+        await wait_until(lambda w=worker: health_says(w, listener_connected=True), within=60)
     product_id = await db_conn.fetchval(
         "insert into public.products (name, ean) values ('Soja', '8424259826051') returning id"
     )
-    await wait_until(lambda: _reviewed(db_conn, product_id), within=60)
+    await wait_until(lambda: reviewed(db_conn, product_id), within=60)
     job = await db_conn.fetchrow(
         "select attempts, status::text from public.image_jobs where product_id = $1", product_id
     )

@@ -7,60 +7,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import asyncpg
-import pytest
 
-from tests.acceptance.conftest import WorkerProcess, worker_env
+from tests.acceptance.conftest import WorkerProcess, health_says, reviewed, worker_env
 from tests.acceptance.test_cli_commands import imagefill
 from tests.harness import MigratedDatabase, ean13, wait_until
 from worker.offline.panel import serve
 from worker.offline.postgrest import PostgrestStandIn, mint_jwt
 from worker.offline.realtime_server import RealtimeStandIn
 from worker.offline.services import OfflineServices
-
-
-async def _reviewed(conn: asyncpg.Connection, product_id: object) -> bool:
-    status = await conn.fetchval("select image_status::text from public.products where id = $1", product_id)
-    return status == "needs_review"
-
-
-async def _health_says(worker: WorkerProcess, **expected: object) -> bool:
-    try:
-        health = await asyncio.to_thread(worker.health)
-    except OSError:
-        return False
-    return all(health.get(key) == value for key, value in expected.items())
-
-
-@pytest.fixture
-async def transaction_pooler_port(fresh_db: MigratedDatabase) -> AsyncIterator[int]:
-    """Port 6543 on loopback forwarding to the test cluster: the worker takes it for Supabase's
-    transaction pooler (no LISTEN, no statement cache), as it takes any DATABASE_URL on 6543."""
-    upstream_port = fresh_db.cluster.port
-
-    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while data := await reader.read(65536):
-                writer.write(data)
-                await writer.drain()
-        except (ConnectionError, asyncio.CancelledError):
-            pass
-        finally:
-            writer.close()
-
-    async def proxy(client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
-        server_reader, server_writer = await asyncio.open_connection("127.0.0.1", upstream_port)
-        await asyncio.gather(pipe(client_reader, server_writer), pipe(server_reader, client_writer))
-
-    try:
-        server = await asyncio.start_server(proxy, "127.0.0.1", 6543)
-    except OSError:
-        pytest.skip("port 6543 is busy on this machine")
-    async with server:
-        yield 6543
 
 
 async def test_a_worker_without_listen_wakes_up_on_realtime_and_rejoins(
@@ -86,13 +44,13 @@ async def test_a_worker_without_listen_wakes_up_on_realtime_and_rejoins(
             SUPABASE_URL=supabase_url,
             SUPABASE_SERVICE_ROLE_KEY=service_key,
         )
-        await wait_until(lambda: _health_says(worker, wakeup="realtime", wakeup_live="realtime"), within=60)
+        await wait_until(lambda: health_says(worker, wakeup="realtime", wakeup_live="realtime"), within=60)
         assert ("realtime:imagefill:jobs", "ok") in realtime.joins
 
         product_id = await db_conn.fetchval(
             "insert into public.products (name, ean) values ('Café', $1) returning id", ean13(31)
         )
-        await wait_until(lambda: _reviewed(db_conn, product_id), within=20)
+        await wait_until(lambda: reviewed(db_conn, product_id), within=20)
         listeners = await db_conn.fetchval(
             "select count(*) from pg_stat_activity where application_name = 'imagefill listener'"
             " and datname = current_database()"
@@ -101,17 +59,15 @@ async def test_a_worker_without_listen_wakes_up_on_realtime_and_rejoins(
 
         # Realtime drops: /health says the worker only polls; it rejoins (with backoff) once back.
         await realtime.stop_serving()
-        await wait_until(
-            lambda: _health_says(worker, wakeup_live="poll", listener_connected=False), within=30
-        )
+        await wait_until(lambda: health_says(worker, wakeup_live="poll", listener_connected=False), within=30)
         realtime.resume_serving()
         await wait_until(
-            lambda: _health_says(worker, wakeup_live="realtime", listener_connections=2), within=60
+            lambda: health_says(worker, wakeup_live="realtime", listener_connections=2), within=60
         )
         product_id = await db_conn.fetchval(
             "insert into public.products (name, ean) values ('Chá', $1) returning id", ean13(32)
         )
-        await wait_until(lambda: _reviewed(db_conn, product_id), within=20)
+        await wait_until(lambda: reviewed(db_conn, product_id), within=20)
         assert await asyncio.to_thread(worker.stop) == 0
 
         env = worker_env(
