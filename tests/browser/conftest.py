@@ -12,13 +12,15 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
+from aiohttp import web
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 from tests.harness import MigratedDatabase, Templates
@@ -166,20 +168,25 @@ as $$ select auth.uid() is not null and auth.uid() <> '{NOT_OPERATOR.id}'::uuid 
 """
 
 
-@pytest.fixture(scope="module")
-async def stack(
-    templates: Templates, web_build: float, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[PanelStack]:
-    """One database, stand-ins, the built panel and (on demand) workers, for one test module."""
+def operator_database(templates: Templates) -> MigratedDatabase:
+    """A fresh database whose is_image_operator() admits OPERATOR and refuses NOT_OPERATOR (the
+    README's way to restrict the panel: the user's own is_image_operator())."""
     db = templates.fresh_database()
-    # The README's way to restrict the panel: the user's own is_image_operator().
     db.cluster.psql(NON_OPERATOR_SQL, dbname=db.name, user="postgres")
-    workdir = tmp_path_factory.mktemp("panel")
+    return db
+
+
+@asynccontextmanager
+async def open_panel_stack(
+    db: MigratedDatabase, workdir: Path, attach: Callable[[web.Application], web.Application] | None = None
+) -> AsyncIterator[PanelStack]:
+    """Stand-ins, PostgREST, the shop site and the built panel over `db`; `attach` mounts more on
+    PostgREST's base URL (Realtime, as on Supabase)."""
     async with OfflineServices() as services:
         stand_in = PostgrestStandIn(
             db.cluster.dsn(db.name, user="authenticator"), users=[OPERATOR, NOT_OPERATOR]
         )
-        runner, supabase_url = await serve(stand_in.app)
+        runner, supabase_url = await serve(attach(stand_in.app) if attach else stand_in.app)
         shop = ShopSite()
         shop_runner, shop_url = await serve(shop.app)
         next_server = NextServer.start(supabase_url, stand_in.anon_key, workdir / "next.log", dist=TEST_DIST)
@@ -191,6 +198,15 @@ async def stack(
             next_server.stop()
             await shop_runner.cleanup()
             await runner.cleanup()
+
+
+@pytest.fixture(scope="module")
+async def stack(
+    templates: Templates, web_build: float, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[PanelStack]:
+    """One database, stand-ins, the built panel and (on demand) workers, for one test module."""
+    async with open_panel_stack(operator_database(templates), tmp_path_factory.mktemp("panel")) as panel:
+        yield panel
 
 
 @pytest.fixture

@@ -13,13 +13,9 @@ import pytest
 from playwright.async_api import Browser, Page, Request, expect
 from realtime import AsyncRealtimeClient
 
-from tests.browser.conftest import NON_OPERATOR_SQL, NOT_OPERATOR, OPERATOR, TEST_DIST, PanelStack
+from tests.browser.conftest import NOT_OPERATOR, OPERATOR, PanelStack, open_panel_stack, operator_database
 from tests.harness import Templates, ean13, wait_until
-from worker.offline.panel import NextServer, serve
-from worker.offline.postgrest import PostgrestStandIn
 from worker.offline.realtime_server import RealtimeStandIn
-from worker.offline.services import OfflineServices
-from worker.offline.shop_site import ShopSite
 
 PRODUCTS = 12
 
@@ -29,26 +25,10 @@ async def live(
     templates: Templates, web_build: float, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[tuple[PanelStack, RealtimeStandIn]]:
     """The panel's stack with Realtime mounted on the same base URL as PostgREST (as on Supabase)."""
-    db = templates.fresh_database()
-    db.cluster.psql(NON_OPERATOR_SQL, dbname=db.name, user="postgres")
-    workdir = tmp_path_factory.mktemp("live")
-    async with OfflineServices() as services:
-        stand_in = PostgrestStandIn(
-            db.cluster.dsn(db.name, user="authenticator"), users=[OPERATOR, NOT_OPERATOR]
-        )
-        realtime = RealtimeStandIn(db.dsn)
-        runner, supabase_url = await serve(realtime.attach(stand_in.app))
-        shop = ShopSite()
-        shop_runner, shop_url = await serve(shop.app)
-        next_server = NextServer.start(supabase_url, stand_in.anon_key, workdir / "next.log", dist=TEST_DIST)
-        panel = PanelStack(db, services, stand_in, supabase_url, next_server, workdir, shop, shop_url)
-        try:
-            yield panel, realtime
-        finally:
-            panel.stop_workers()
-            next_server.stop()
-            await shop_runner.cleanup()
-            await runner.cleanup()
+    db = operator_database(templates)
+    realtime = RealtimeStandIn(db.dsn)
+    async with open_panel_stack(db, tmp_path_factory.mktemp("live"), realtime.attach) as panel:
+        yield panel, realtime
 
 
 @pytest.fixture
